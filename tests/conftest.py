@@ -1,0 +1,100 @@
+"""Shared fixtures: real photos from ../shared/data and JPEGs that carry private metadata."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import struct
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageCms
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("VEIL_SHARED_DATA", REPO.parent / "shared" / "data"))
+IMAGENET_SAMPLE = SHARED_DATA / "imagenet-sample"
+
+# EXIF tag numbers used to build and check test photos.
+TAG_MAKE, TAG_MODEL, TAG_ORIENTATION, TAG_SOFTWARE = 0x010F, 0x0110, 0x0112, 0x0131
+IFD_EXIF, IFD_GPS = 0x8769, 0x8825
+TAG_BODY_SERIAL, TAG_DATETIME_ORIGINAL = 0xA431, 0x9003
+
+
+def imagenet_photo(name: str) -> Path:
+    """Path of one photo of the ImageNet sample, e.g. ``imagenet_photo("n01514859_hen")``."""
+    return IMAGENET_SAMPLE / f"{name}.JPEG"
+
+
+def imagenet_labels() -> dict[str, int]:
+    with open(IMAGENET_SAMPLE / "labels.csv", newline="") as handle:
+        return {row["file"]: int(row["class_index"]) for row in csv.DictReader(handle)}
+
+
+def srgb_icc() -> bytes:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def private_exif(orientation: int = 1) -> Image.Exif:
+    """EXIF with GPS, a camera serial, make/model and dates: what a phone writes."""
+    exif = Image.Exif()
+    exif[TAG_MAKE] = "Canon"
+    exif[TAG_MODEL] = "Canon EOS 5D Mark IV"
+    exif[TAG_SOFTWARE] = "Firmware 1.2.3"
+    exif[TAG_ORIENTATION] = orientation
+    exif_ifd = exif.get_ifd(IFD_EXIF)
+    exif_ifd[TAG_BODY_SERIAL] = "082021001234"
+    exif_ifd[TAG_DATETIME_ORIGINAL] = "2026:06:01 12:34:56"
+    gps = exif.get_ifd(IFD_GPS)
+    gps[1] = "N"
+    gps[2] = (48.0, 51.0, 29.5)
+    gps[3] = "E"
+    gps[4] = (2.0, 17.0, 40.2)
+    return exif
+
+
+def iptc_app13(caption: str = "Home, 12 Rue Example") -> bytes:
+    """A JPEG APP13 segment holding an IPTC caption (Pillow cannot write IPTC)."""
+    record = b"\x1c\x02\x78" + struct.pack(">H", len(caption)) + caption.encode()
+    resource = b"8BIM\x04\x04\x00\x00" + struct.pack(">I", len(record)) + record
+    if len(record) % 2:
+        resource += b"\x00"
+    payload = b"Photoshop 3.0\x00" + resource
+    return b"\xff\xed" + struct.pack(">H", len(payload) + 2) + payload
+
+
+def jpeg_with_private_metadata(
+    source: Path | Image.Image, size: tuple[int, int] | None = None, orientation: int = 1
+) -> bytes:
+    """A real photo as JPEG carrying GPS, serials, XMP, IPTC, a comment and an sRGB profile."""
+    image = source if isinstance(source, Image.Image) else Image.open(source)
+    image = image.convert("RGB")
+    if size is not None:
+        image = image.resize(size, Image.Resampling.LANCZOS)
+    xmp = (
+        b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/'
+        b'22-rdf-syntax-ns#"><rdf:Description xmlns:exif="http://ns.adobe.com/exif/1.0/" '
+        b'exif:GPSLatitude="48,51.49N"/></rdf:RDF></x:xmpmeta>'
+    )
+    buffer = io.BytesIO()
+    image.save(
+        buffer,
+        "JPEG",
+        quality=90,
+        exif=private_exif(orientation),
+        icc_profile=srgb_icc(),
+        comment=b"shot at home",
+        xmp=xmp,
+    )
+    data = buffer.getvalue()
+    return data[:2] + iptc_app13() + data[2:]
+
+
+@pytest.fixture
+def hen_path() -> Path:
+    return imagenet_photo("n01514859_hen")
+
+
+@pytest.fixture
+def private_jpeg(hen_path: Path) -> bytes:
+    return jpeg_with_private_metadata(hen_path, size=(320, 240))

@@ -1,0 +1,83 @@
+"""The `veil` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from proxy.settings import load_settings
+
+__all__ = ["main"]
+
+
+def _run(args: argparse.Namespace) -> int:
+    from proxy.service import serve  # heavy imports (torch) only for the commands that need them
+
+    settings = load_settings(args.home, proxy_port=args.proxy_port, api_port=args.api_port)
+    asyncio.run(serve(settings))
+    return 0
+
+
+def _trust(args: argparse.Namespace) -> int:
+    from certs.ca import ensure_ca
+    from certs.trust import install_nss_trust
+
+    settings = load_settings(args.home)
+    ca = ensure_ca(settings.ca_dir)
+    install_nss_trust(ca.cert_pem, args.nssdb)
+    print(f"Trusted {ca.cert_pem} for Chromium and Firefox (NSS database {args.nssdb}).")
+    return 0
+
+
+def _filters(args: argparse.Namespace) -> int:
+    from filters import describe_filters
+
+    for info in describe_filters():
+        print(f"{info['name']:<12} {info['description']}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="veil", description=__doc__)
+    parser.add_argument(
+        "--home", type=Path, help="Veil's home folder (default $VEIL_HOME or ~/.veil)"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run the proxy and the control API")
+    run.add_argument("--proxy-port", type=int, help="proxy port (default 8350)")
+    run.add_argument("--api-port", type=int, help="control API port (default 8351)")
+    run.set_defaults(handler=_run)
+
+    trust = commands.add_parser(
+        "trust", help="trust Veil's CA in the NSS database (Chromium, Firefox)"
+    )
+    trust.add_argument(
+        "--nssdb", type=Path, default=Path("~/.pki/nssdb").expanduser(), help="NSS database folder"
+    )
+    trust.set_defaults(handler=_trust)
+
+    filters = commands.add_parser("filters", help="list the available filters")
+    filters.set_defaults(handler=_filters)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.handler(args)
+    except (ValueError, OSError) as error:
+        print(f"veil: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""`veil run`: the proxy (mitmproxy, embedded) and the control API (aiohttp) in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+import certifi
+from aiohttp import web
+from mitmproxy.options import Options
+from mitmproxy.tools.dump import DumpMaster
+
+from certs.ca import ensure_ca
+from certs.trust import trust_instructions
+from filters import Protector, describe_filters
+from proxy.addon import VeilAddon
+from proxy.api import ApiConfig, create_app
+from proxy.settings import Settings, ensure_token
+from proxy.store import Store
+
+__all__ = ["ControlApiServer", "serve"]
+
+log = logging.getLogger(__name__)
+
+UPSTREAM_BUNDLE = "upstream-ca-bundle.pem"
+
+
+class ControlApiServer:
+    """Serves the control API on the proxy's event loop for as long as the proxy runs."""
+
+    def __init__(self, app: web.Application, host: str, port: int) -> None:
+        self.app = app
+        self.host = host
+        self.port = port
+        self._runner: web.AppRunner | None = None
+
+    async def running(self) -> None:
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self.host, self.port).start()
+
+    async def done(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+
+def _upstream_bundle(settings: Settings) -> str | None:
+    """The public roots plus the user's extra CA (mitmproxy takes one file, dropping the roots)."""
+    if not settings.upstream_trusted_ca:
+        return None
+    extra = Path(settings.upstream_trusted_ca).expanduser().read_text()
+    bundle = settings.home / UPSTREAM_BUNDLE
+    bundle.write_text(Path(certifi.where()).read_text() + "\n" + extra)
+    return str(bundle)
+
+
+async def serve(settings: Settings) -> None:
+    """Run until SIGINT/SIGTERM. Models load here, once, before the first connection."""
+    ca = ensure_ca(settings.ca_dir)
+    token = ensure_token(settings.token_path)
+    store = Store.open(settings.db_path)
+    protector = Protector()
+    filter_infos = describe_filters()
+    await asyncio.to_thread(protector.load, [info["name"] for info in filter_infos])
+
+    options = Options(
+        listen_host=settings.listen_host,
+        listen_port=settings.proxy_port,
+        confdir=str(settings.ca_dir),
+    )
+    master = DumpMaster(options, with_termlog=False, with_dumper=False)
+    addon = VeilAddon(store, protector, settings)
+    app = create_app(
+        store,
+        ApiConfig(
+            token=token, port=settings.api_port, allowed_origins=tuple(settings.extension_origins)
+        ),
+        filter_infos,
+        on_policies_changed=addon.reload_policies,
+    )
+    master.addons.add(addon, ControlApiServer(app, "127.0.0.1", settings.api_port))
+    options.update(
+        # Connect upstream only when a request goes out: a blocked upload never reaches the site.
+        connection_strategy="lazy",
+        upstream_cert=False,
+        ssl_verify_upstream_trusted_ca=_upstream_bundle(settings),
+    )
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, master.shutdown)
+
+    print(
+        f"Veil is running.\n"
+        f"  proxy:        http://{settings.listen_host}:{settings.proxy_port}\n"
+        f"  control API:  http://127.0.0.1:{settings.api_port}/api/v1 "
+        f"(bearer token in {settings.token_path})\n"
+        f"  protected:    {len(store.list_policies())} site policies; filters: "
+        f"{', '.join(info['name'] for info in filter_infos)}\n"
+        f"  home:         {settings.home}\n"
+        f"  CA cert:      {ca.cert_pem} (SHA-256 {ca.fingerprint})\n"
+        f"{trust_instructions(ca.cert_pem)}",
+        flush=True,
+    )
+    try:
+        await master.run()
+    finally:
+        store.close()
+        sys.stdout.flush()

@@ -1,0 +1,122 @@
+"""Veil's home folder: settings, the CA, the database and the API token all live under it."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+__all__ = ["DEFAULT_HOME", "Settings", "ensure_token", "load_settings"]
+
+DEFAULT_HOME = Path("~/.veil")
+SETTINGS_FILE = "settings.json"
+# The control API token is the key to every policy: only its owner may read it.
+TOKEN_MODE = 0o600
+
+
+@dataclass
+class Settings:
+    """What a user can set in ``$VEIL_HOME/settings.json``; every key is optional."""
+
+    home: Path
+    listen_host: str = "127.0.0.1"
+    proxy_port: int = 8350
+    api_port: int = 8351
+    # Browser-extension origins allowed to call the control API (chrome-extension://ID, ...).
+    extension_origins: list[str] = field(default_factory=list)
+    # A photo whose protection takes longer than this is treated as a failed protection.
+    filter_deadline_s: float = 60.0
+    # host -> "ip:port": where to connect for that host (a local test site, a dev server).
+    connect_overrides: dict[str, str] = field(default_factory=dict)
+    # Extra PEM CA bundle trusted for upstream sites, added to the public roots.
+    upstream_trusted_ca: str | None = None
+
+    @property
+    def ca_dir(self) -> Path:
+        return self.home / "ca"
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "veil.db"
+
+    @property
+    def token_path(self) -> Path:
+        return self.home / "token"
+
+    @property
+    def settings_path(self) -> Path:
+        return self.home / SETTINGS_FILE
+
+    def connect_override(self, host: str) -> tuple[str, int] | None:
+        target = self.connect_overrides.get(host.lower())
+        if target is None:
+            return None
+        address, _, port = target.rpartition(":")
+        return address, int(port)
+
+    def to_json(self) -> dict[str, object]:
+        data = asdict(self)
+        data.pop("home")
+        return data
+
+
+def _check(settings: Settings) -> Settings:
+    for name in ("proxy_port", "api_port"):
+        port = getattr(settings, name)
+        if not isinstance(port, int) or not 0 < port < 65536:
+            raise ValueError(f"{name} must be a TCP port number, not {port!r}")
+    if settings.proxy_port == settings.api_port:
+        raise ValueError("proxy_port and api_port must differ")
+    if not isinstance(settings.filter_deadline_s, int | float) or settings.filter_deadline_s <= 0:
+        raise ValueError("filter_deadline_s must be a positive number of seconds")
+    for host, target in settings.connect_overrides.items():
+        address, _, port = target.rpartition(":")
+        if not address or not port.isdigit():
+            raise ValueError(f"connect_overrides[{host!r}] must be 'ip:port', not {target!r}")
+    return settings
+
+
+def load_settings(home: Path | str | None = None, **overrides: object) -> Settings:
+    """Read ``settings.json`` from the home folder (created 0700 if missing).
+
+    ``home`` defaults to ``$VEIL_HOME``, else ``~/.veil``. ``overrides`` (e.g. from the
+    command line) win over the file. Raises ValueError for unknown keys or bad values.
+    """
+    home_path = Path(home or os.environ.get("VEIL_HOME") or DEFAULT_HOME).expanduser().resolve()
+    home_path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = home_path / SETTINGS_FILE
+    data: dict[str, object] = {}
+    if path.exists():
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path} is not valid JSON: {error}") from error
+        if not isinstance(data, dict):
+            raise ValueError(f"{path} must hold a JSON object")
+    known = {f.name for f in fields(Settings)} - {"home"}
+    unknown = set(data) - known
+    if unknown:
+        raise ValueError(f"{path}: unknown settings {sorted(unknown)}; known: {sorted(known)}")
+    data.update({key: value for key, value in overrides.items() if value is not None})
+    try:
+        settings = Settings(home=home_path, **data)  # type: ignore[arg-type]
+    except TypeError as error:
+        raise ValueError(f"{path}: {error}") from error
+    settings.connect_overrides = {k.lower(): v for k, v in settings.connect_overrides.items()}
+    return _check(settings)
+
+
+def ensure_token(path: Path) -> str:
+    """The control API's bearer token, created once with mode 0600."""
+    if path.exists():
+        token = path.read_text().strip()
+        if token:
+            return token
+    token = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, TOKEN_MODE)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(token + "\n")
+    os.chmod(path, TOKEN_MODE)
+    return token

@@ -100,7 +100,7 @@ async def serve(settings: Settings) -> None:
         f"  protected:    {len(store.list_policies())} site policies; filters: "
         f"{', '.join(info['name'] for info in filter_infos)}\n"
         f"  home:         {settings.home}\n"
-        f"  CA cert:      {ca.cert_pem} (SHA-256 {ca.fingerprint})\n"
+        f"  CA cert:      {ca.cert_pem} (SHA-256 {ca.fingerprint_sha256})\n"
         f"{trust_instructions(ca.cert_pem)}",
         flush=True,
     )

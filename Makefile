@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench
+.PHONY: run test lint bench sysdeps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+# Debian packages the tests use: certutil (NSS trust store, as `veil trust` uses).
+sysdeps:
+	@command -v certutil >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq libnss3-tools; \
+	  else echo "Install libnss3-tools (certutil) for the trust-store tests: sudo apt-get install libnss3-tools"; fi; }
+
+test: lint sysdeps
 	$(BIN)/pytest -q
 
 bench: $(STAMP)

@@ -1,0 +1,236 @@
+"""The control API's OpenAPI 3.1 description, served at /api/v1/openapi.json.
+
+Tests hold it to the app: same routes and methods, and real responses valid against it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from proxy.policies import FAILURE_ACTIONS, STRENGTHS
+from proxy.store import OUTCOMES, THUMBNAIL_KINDS
+
+__all__ = ["API_PREFIX", "openapi_spec"]
+
+API_PREFIX = "/api/v1"
+
+_STRING_OR_NULL = {"type": ["string", "null"]}
+_INT_OR_NULL = {"type": ["integer", "null"]}
+_NUMBER_OR_NULL = {"type": ["number", "null"]}
+_STRINGS = {"type": "array", "items": {"type": "string"}}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _object(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    """A closed object: every property required unless a list is given."""
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties) if required is None else required,
+        "additionalProperties": False,
+    }
+
+
+_POLICY_FIELDS: dict[str, Any] = {
+    "site": {
+        "type": "string",
+        "description": "Exact host (photos.example.com) or *.example.com: the domain and its "
+        "subdomains.",
+    },
+    "enabled": {"type": "boolean"},
+    "filters": {**_STRINGS, "description": "Filter names, applied in order."},
+    "strength": {"type": "string", "enum": list(STRENGTHS)},
+    "on_failure": {
+        "type": "string",
+        "enum": list(FAILURE_ACTIONS),
+        "description": "When protection fails: block the upload, or send the original.",
+    },
+}
+
+_AUDIT_FIELDS: dict[str, Any] = {
+    "id": {"type": "integer"},
+    "time": {"type": "string", "format": "date-time"},
+    "site": {"type": "string"},
+    "method": {"type": "string"},
+    "path": {"type": "string", "description": "Request path without its query string."},
+    "policy_site": _STRING_OR_NULL,
+    "filters": _STRINGS,
+    "strength": _STRING_OR_NULL,
+    "outcome": {"type": "string", "enum": list(OUTCOMES)},
+    "reason": _STRING_OR_NULL,
+    "filename": _STRING_OR_NULL,
+    "field_name": _STRING_OR_NULL,
+    "format": _STRING_OR_NULL,
+    "sha256_before": _STRING_OR_NULL,
+    "sha256_after": _STRING_OR_NULL,
+    "size_before": _INT_OR_NULL,
+    "size_after": _INT_OR_NULL,
+    "width": _INT_OR_NULL,
+    "height": _INT_OR_NULL,
+    "metadata_removed": _STRINGS,
+    "label_before": _STRING_OR_NULL,
+    "confidence_before": _NUMBER_OR_NULL,
+    "label_after": _STRING_OR_NULL,
+    "confidence_after": _NUMBER_OR_NULL,
+    "ssim": _NUMBER_OR_NULL,
+    "psnr": _NUMBER_OR_NULL,
+    "elapsed_ms": _NUMBER_OR_NULL,
+    "has_thumbnails": {"type": "boolean"},
+    "thumbnails": {"type": "array", "items": {"type": "string", "enum": list(THUMBNAIL_KINDS)}},
+}
+
+_COUNTS = {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}}
+
+_SCHEMAS: dict[str, Any] = {
+    "Error": _object({"error": {"type": "string"}}),
+    "Health": _object(
+        {"status": {"type": "string", "enum": ["ok"]}, "version": {"type": "string"}}
+    ),
+    "Policy": _object(_POLICY_FIELDS),
+    "PolicyInput": _object(_POLICY_FIELDS, required=[]),
+    "PolicyList": _object({"items": {"type": "array", "items": _ref("Policy")}}),
+    "Filter": _object({"name": {"type": "string"}, "description": {"type": "string"}}),
+    "FilterList": _object({"items": {"type": "array", "items": _ref("Filter")}}),
+    "AuditEntry": _object(_AUDIT_FIELDS),
+    "AuditPage": _object(
+        {
+            "items": {"type": "array", "items": _ref("AuditEntry")},
+            "total": {"type": "integer", "minimum": 0},
+            "limit": {"type": "integer", "minimum": 1},
+            "offset": {"type": "integer", "minimum": 0},
+        }
+    ),
+    "SiteStats": _object(
+        {
+            "site": {"type": "string"},
+            **{name: {"type": "integer", "minimum": 0} for name in ("total", *OUTCOMES)},
+        }
+    ),
+    "Stats": _object(
+        {
+            "total": {"type": "integer", "minimum": 0},
+            "by_outcome": _object({name: {"type": "integer", "minimum": 0} for name in OUTCOMES}),
+            "sites": {"type": "array", "items": _ref("SiteStats")},
+            "bytes_before": {"type": "integer", "minimum": 0},
+            "bytes_after": {"type": "integer", "minimum": 0},
+            "median_elapsed_ms": _NUMBER_OR_NULL,
+            "metadata_removed": {**_COUNTS, "description": "How often each field was removed."},
+            "last_upload": {**_STRING_OR_NULL, "format": "date-time"},
+        }
+    ),
+    "OpenApi": {"type": "object", "description": "This document."},
+}
+
+
+def _json(schema: str, description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    """Every call can meet 401 (token) and 403 (Host, Origin); add the route's own."""
+    reasons = {
+        400: "Invalid input",
+        401: "Missing or wrong bearer token",
+        403: "Host or Origin not allowed",
+        404: "Not found",
+        413: "Request body too large",
+        415: "Body is not application/json",
+    }
+    return {str(status): _json("Error", reasons[status]) for status in (401, 403, *statuses)}
+
+
+def _param(name: str, where: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": where,
+        "required": where == "path",
+        "schema": schema,
+        "description": description,
+    }
+
+
+_SITE = _param("site", "path", {"type": "string"}, "Site pattern, e.g. *.example.com")
+_ID = _param("id", "path", {"type": "integer", "minimum": 1}, "Audit entry id")
+
+
+def _get(summary: str, schema: str, *errors: int, parameters: list | None = None) -> dict:
+    operation: dict[str, Any] = {
+        "summary": summary,
+        "responses": {"200": _json(schema, summary), **_errors(*errors)},
+    }
+    if parameters:
+        operation["parameters"] = parameters
+    return operation
+
+
+def _paths(max_page: int) -> dict[str, Any]:
+    page = [
+        _param("site", "query", {"type": "string"}, "Only this host or *.domain pattern"),
+        _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": max_page}, "Size"),
+        _param("offset", "query", {"type": "integer", "minimum": 0}, "Entries to skip"),
+    ]
+    which = _param("which", "path", {"type": "string", "enum": list(THUMBNAIL_KINDS)}, "Which")
+    thumbnail = _get("A thumbnail of the photo before or after protection", "Error", 400, 404)
+    thumbnail["parameters"] = [_ID, which]
+    thumbnail["responses"]["200"] = {
+        "description": "The thumbnail image",
+        "content": {kind: {} for kind in ("image/jpeg", "image/png", "image/webp")},
+    }
+    put = {
+        "summary": "Create or replace a site's policy (site may be left out of the body)",
+        "parameters": [_SITE],
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _ref("PolicyInput")}},
+        },
+        "responses": {
+            "200": _json("Policy", "Replaced"),
+            "201": _json("Policy", "Created"),
+            **_errors(400, 413, 415),
+        },
+    }
+    delete = {
+        "summary": "Delete a site's policy",
+        "parameters": [_SITE],
+        "responses": {"204": {"description": "Deleted"}, **_errors(400, 404)},
+    }
+    return {
+        "/health": {"get": _get("Liveness and version", "Health")},
+        "/policies": {"get": _get("All site policies", "PolicyList")},
+        "/policies/{site}": {
+            "get": _get("One site's policy", "Policy", 400, 404, parameters=[_SITE]),
+            "put": put,
+            "delete": delete,
+        },
+        "/filters": {"get": _get("Filters a policy may name", "FilterList")},
+        "/audit": {"get": _get("Audit log, newest first", "AuditPage", 400, parameters=page)},
+        "/audit/{id}": {"get": _get("One audit entry", "AuditEntry", 400, 404, parameters=[_ID])},
+        "/audit/{id}/thumbnails/{which}": {"get": thumbnail},
+        "/stats": {"get": _get("Totals over the audit log", "Stats")},
+        "/openapi.json": {"get": _get("This description", "OpenApi")},
+    }
+
+
+def openapi_spec(version: str, port: int, max_page: int) -> dict[str, Any]:
+    """The OpenAPI 3.1 document for a server on 127.0.0.1:port."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Veil control API",
+            "version": version,
+            "description": "Local control of Veil's site policies and audit log. Every call needs "
+            "the bearer token; the Host must be 127.0.0.1, localhost or [::1] with the API's "
+            "port; an Origin, when sent, must be an allowed extension. OPTIONS answers CORS "
+            "preflights from allowed origins.",
+        },
+        "servers": [{"url": f"http://127.0.0.1:{port}{API_PREFIX}"}],
+        "security": [{"bearer": []}],
+        "paths": _paths(max_page),
+        "components": {
+            "schemas": _SCHEMAS,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }

@@ -1,0 +1,493 @@
+"""The control API against a real Store: behaviour, refusals, and its OpenAPI description."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from aiohttp.test_utils import TestClient
+
+from proxy import api as api_module
+from proxy.api import MAX_BODY_BYTES, MAX_PAGE, ApiConfig, create_app
+from proxy.openapi import API_PREFIX
+from proxy.policies import Policy
+from proxy.store import AuditEntry, Store
+
+pytestmark = pytest.mark.asyncio
+
+TOKEN = secrets.token_urlsafe(32)
+PORT = 8351
+HOST = f"127.0.0.1:{PORT}"
+ORIGIN = "chrome-extension://abcdefghijklmnopabcdefghijklmnop"
+FILTERS = [
+    {"name": "metadata", "description": "Strip metadata"},
+    {"name": "pfgsm", "description": "Scene privacy"},
+]
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+Client = TestClient
+MakeClient = Callable[..., Awaitable[TestClient]]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store.open(tmp_path / "veil.db")
+
+
+@pytest.fixture
+def changes() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def make_client(aiohttp_client: Any, store: Store, changes: list[str]) -> MakeClient:
+    """A client of a fresh app; its default headers are the ones given (Host among them)."""
+
+    async def make(**headers: str) -> TestClient:
+        config = ApiConfig(token=TOKEN, port=PORT, allowed_origins=(ORIGIN,))
+        app = create_app(store, config, FILTERS, on_policies_changed=lambda: changes.append("x"))
+        return await aiohttp_client(app, headers=headers)
+
+    return make
+
+
+@pytest_asyncio.fixture
+async def client(make_client: MakeClient) -> AsyncIterator[TestClient]:
+    yield await make_client(Host=HOST, **AUTH)
+
+
+def url(path: str) -> str:
+    return API_PREFIX + path
+
+
+def snapshot(store: Store) -> tuple[object, ...]:
+    return store.list_policies(), store.list_audit(limit=1000), store.stats()
+
+
+@pytest.fixture
+def audit_ids(store: Store, private_jpeg: bytes) -> list[int]:
+    sites = ["a.example.com", "b.example.com", "a.example.com"]
+    return [
+        store.add_audit(
+            AuditEntry(
+                site=site, method="POST", path="/up?t=1", policy_site="*.example.com",
+                filters=["metadata"], strength="medium", outcome="protected",
+                metadata_removed=["GPS"], elapsed_ms=5.0, psnr=float("inf"),
+                thumb_before=private_jpeg if index == 0 else None,
+            )
+        )
+        for index, site in enumerate(sites)
+    ]  # fmt: skip
+
+
+async def expect_error(response: Any, status: int, text: str = "") -> None:
+    assert response.status == status
+    assert response.content_type == "application/json"
+    body = await response.json()
+    assert set(body) == {"error"} and text.lower() in body["error"].lower()
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_all_matches_public_names() -> None:
+    assert all(hasattr(api_module, name) for name in api_module.__all__)
+
+
+async def test_config_refuses_weak_tokens() -> None:
+    with pytest.raises(ValueError, match="token"):
+        ApiConfig(token="", port=PORT, allowed_origins=())
+    with pytest.raises(ValueError, match="port"):
+        ApiConfig(token=TOKEN, port=0, allowed_origins=())
+
+
+# Refusals ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "", f"Basic {TOKEN}", "Bearer", "Bearer ", f"Bearer {TOKEN}x", f"Bearer {TOKEN[:-1]}",
+     f"Token {TOKEN}", "Bearer ünïcode"],
+)  # fmt: skip
+async def test_token_required(make_client: MakeClient, authorization: str | None) -> None:
+    headers = {"Host": HOST} | (
+        {"Authorization": authorization} if authorization is not None else {}
+    )
+    client = await make_client(**headers)
+    response = await client.get(url("/policies"))
+    await expect_error(response, 401, "token")
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize(
+    "host", ["evil.example:8351", "127.0.0.1:9999", "127.0.0.1", "localhost.evil.example:8351",
+             "127.0.0.2:8351", "", "0.0.0.0:8351"],
+)  # fmt: skip
+async def test_host_must_be_loopback_with_api_port(make_client: MakeClient, host: str) -> None:
+    client = await make_client(Host=host, **AUTH)
+    await expect_error(await client.get(url("/health")), 403, "host")
+
+
+@pytest.mark.parametrize("host", ["localhost:8351", "LOCALHOST:8351", "[::1]:8351"])
+async def test_other_loopback_names_allowed(make_client: MakeClient, host: str) -> None:
+    client = await make_client(Host=host, **AUTH)
+    assert (await client.get(url("/health"))).status == 200
+
+
+@pytest.mark.parametrize("origin", ["https://evil.example", "null", "", ORIGIN + ".evil"])
+async def test_foreign_origin_refused(client: TestClient, store: Store, origin: str) -> None:
+    before = snapshot(store)
+    response = await client.delete(url("/policies/*.imgur.com"), headers={"Origin": origin})
+    await expect_error(response, 403, "origin")
+    assert "Access-Control-Allow-Origin" not in response.headers
+    assert snapshot(store) == before
+
+
+async def test_allowed_origin_gets_cors_headers(client: TestClient) -> None:
+    response = await client.get(url("/health"), headers={"Origin": ORIGIN})
+    assert response.status == 200
+    assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
+    assert response.headers["Vary"] == "Origin"
+
+
+async def test_preflight(make_client: MakeClient) -> None:
+    anon = await make_client(Host=HOST)  # preflights carry no token
+    preflight = {"Origin": ORIGIN, "Access-Control-Request-Method": "PUT"}
+    response = await anon.options(url("/policies/example.com"), headers=preflight)
+    assert response.status == 204
+    assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
+    assert set(response.headers["Access-Control-Allow-Methods"].split(", ")) == {
+        "GET", "PUT", "DELETE"
+    }  # fmt: skip
+    assert "Authorization" in response.headers["Access-Control-Allow-Headers"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    foreign = preflight | {"Origin": "https://evil.example"}
+    await expect_error(await anon.options(url("/policies/x.com"), headers=foreign), 403)
+    no_origin = {"Access-Control-Request-Method": "PUT"}
+    await expect_error(await anon.options(url("/policies/x.com"), headers=no_origin), 403)
+    await expect_error(await anon.options(url("/nowhere"), headers=preflight), 404)
+    rebound = await make_client(Host="evil.example:8351")
+    await expect_error(await rebound.options(url("/health"), headers=preflight), 403, "host")
+
+
+async def test_gets_change_nothing(
+    client: TestClient, store: Store, changes: list[str], audit_ids: list[int]
+) -> None:
+    before = snapshot(store)
+    tricks = "?_method=DELETE&method=PUT&enabled=false&site=*.imgur.com"
+    for path in ["/health", "/policies", "/policies/*.imgur.com", "/filters", "/audit",
+                 f"/audit/{audit_ids[0]}", f"/audit/{audit_ids[0]}/thumbnails/before", "/stats",
+                 "/openapi.json"]:  # fmt: skip
+        assert (await client.get(url(path + tricks))).status == 200, path
+    for method in ("POST", "PATCH", "HEAD"):
+        response = await client.request(method, url("/policies/*.imgur.com"))
+        assert response.status == 405
+        assert response.headers["Allow"]
+    assert snapshot(store) == before and changes == []
+
+
+async def test_simple_cross_site_posts_refused(client: TestClient, store: Store) -> None:
+    """What a web page can send without a preflight: form and text/plain bodies."""
+    before = snapshot(store)
+    for content_type in ("application/x-www-form-urlencoded", "text/plain", "multipart/form-data"):
+        body = b'{"enabled": false}'
+        headers = {"Content-Type": content_type}
+        for method in ("PUT", "POST", "DELETE"):
+            response = await client.request(
+                method, url("/policies/*.imgur.com"), data=body, headers=headers
+            )
+            assert response.status in (405, 415), (method, content_type)
+            assert (await response.json())["error"]
+    assert snapshot(store) == before
+
+
+async def test_bodies_are_capped(client: TestClient, store: Store) -> None:
+    before = snapshot(store)
+    huge = b'{"filters": ["metadata"], "x": "' + b"a" * MAX_BODY_BYTES + b'"}'
+    json_type = {"Content-Type": "application/json"}
+    response = await client.put(url("/policies/example.com"), data=huge, headers=json_type)
+    await expect_error(response, 413)
+
+    async def chunks() -> AsyncIterator[bytes]:  # chunked: no Content-Length to check up front
+        for _ in range(8):
+            yield b" " * (MAX_BODY_BYTES // 4)
+
+    response = await client.put(url("/policies/example.com"), data=chunks(), headers=json_type)
+    await expect_error(response, 413)
+    assert snapshot(store) == before
+
+
+@pytest.mark.parametrize(
+    ("site", "body", "message"),
+    [
+        ("example.com", b"{", "not valid JSON"),
+        ("example.com", b"", "JSON body is required"),
+        ("example.com", b"\xff\xfe\x00garbage", "not valid JSON"),
+        ("example.com", b"[" * 20000 + b"]" * 20000, "not valid JSON"),
+        ("example.com", b"[]", "JSON object"),
+        ("example.com", b"null", "JSON object"),
+        ("example.com", b'{"enabled": "yes"}', "enabled must be a bool"),
+        ("example.com", b'{"filters": "metadata"}', "list of filter names"),
+        ("example.com", b'{"filters": ["metadata", "colorfool"]}', "unknown filter"),
+        ("example.com", b'{"strength": 3}', "strength must be a str"),
+        ("example.com", b'{"site": "other.com"}', "differs"),
+        ("example.com", b'{"admin": true}', "unknown policy field"),
+        ("*", b"{}", "wildcard"),
+        ("a.*.example.com", b"{}", "wildcard"),
+        ("*.com", b"{}", "too broad"),
+        ("example.com:443", b"{}", "port"),
+        ("%00", b"{}", "not a host name"),
+    ],
+)
+async def test_bad_policy_input(
+    client: TestClient, store: Store, changes: list[str], site: str, body: bytes, message: str
+) -> None:
+    before = snapshot(store)
+    json_type = {"Content-Type": "application/json"}
+    response = await client.put(url(f"/policies/{site}"), data=body, headers=json_type)
+    await expect_error(response, 400, message)
+    assert snapshot(store) == before and changes == []
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        (f"limit={MAX_PAGE + 1}", "limit"),
+        ("limit=99999999999999999999999", "limit"),
+        ("limit=0", "limit"),
+        ("limit=-5", "limit"),
+        ("limit=ten", "limit"),
+        ("limit=1e3", "limit"),
+        ("offset=-1", "offset"),
+        ("offset=1.5", "offset"),
+        ("site=*", "wildcard"),
+        ("site=https://a.example.com/", "scheme"),
+    ],
+)
+async def test_bad_audit_queries(client: TestClient, query: str, message: str) -> None:
+    await expect_error(await client.get(url(f"/audit?{query}")), 400, message)
+
+
+@pytest.mark.parametrize("entry_id", ["abc", "0", "-1", "1.0", "99999999999999999999", "１"])
+async def test_bad_audit_ids(client: TestClient, entry_id: str) -> None:
+    await expect_error(await client.get(url(f"/audit/{entry_id}")), 400, "id")
+    await expect_error(await client.get(url(f"/audit/{entry_id}/thumbnails/before")), 400, "id")
+
+
+# Behaviour --------------------------------------------------------------------------------
+
+
+async def test_policy_lifecycle(client: TestClient, store: Store, changes: list[str]) -> None:
+    listed = await (await client.get(url("/policies"))).json()
+    assert listed["items"] == [policy.to_dict() for policy in store.list_policies()]
+    await expect_error(await client.get(url("/policies/photos.example.com")), 404)
+
+    body = {"filters": ["metadata"], "strength": "high"}
+    response = await client.put(url("/policies/Photos.Example.com"), json=body)
+    assert response.status == 201 and changes == ["x"]
+    created = await response.json()
+    assert created["site"] == "photos.example.com" and created["filters"] == ["metadata"]
+    assert store.get_policy("photos.example.com") == Policy(
+        "photos.example.com", filters=("metadata",), strength="high"
+    )
+    replace = {"site": "photos.example.com", "enabled": False}
+    response = await client.put(url("/policies/photos.example.com"), json=replace)
+    assert response.status == 200 and changes == ["x", "x"]
+    assert (await response.json())["enabled"] is False
+    got = await (await client.get(url("/policies/photos.example.com"))).json()
+    assert got == store.get_policy("photos.example.com").to_dict()
+
+    response = await client.delete(url("/policies/photos.example.com"))
+    assert response.status == 204 and changes == ["x", "x", "x"]
+    assert store.get_policy("photos.example.com") is None
+    await expect_error(await client.delete(url("/policies/photos.example.com")), 404)
+    assert changes == ["x", "x", "x"]
+
+
+async def test_filters_health_and_stats(client: TestClient, store: Store, audit_ids: list[int]):
+    assert (await (await client.get(url("/filters"))).json())["items"] == FILTERS
+    assert await (await client.get(url("/health"))).json() == {"status": "ok", "version": "0.1.0"}
+    assert await (await client.get(url("/stats"))).json() == store.stats()
+
+
+async def test_audit_pages_entries_and_thumbnails(
+    client: TestClient, store: Store, audit_ids: list[int], private_jpeg: bytes
+) -> None:
+    page = await (await client.get(url("/audit?limit=2&offset=1"))).json()
+    assert (page["total"], page["limit"], page["offset"]) == (3, 2, 1)
+    assert [item["id"] for item in page["items"]] == [audit_ids[1], audit_ids[0]]
+    only_a = await (await client.get(url("/audit?site=A.example.com"))).json()
+    assert [item["id"] for item in only_a["items"]] == [audit_ids[2], audit_ids[0]]
+    entry = await (await client.get(url(f"/audit/{audit_ids[0]}"))).json()
+    assert entry == store.get_audit(audit_ids[0]).to_dict()
+    assert entry["path"] == "/up" and entry["psnr"] is None and entry["has_thumbnails"] is True
+    await expect_error(await client.get(url(f"/audit/{audit_ids[-1] + 1}")), 404)
+    response = await client.get(url(f"/audit/{audit_ids[0]}/thumbnails/before"))
+    assert response.status == 200 and response.content_type == "image/jpeg"
+    assert await response.read() == private_jpeg
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    await expect_error(await client.get(url(f"/audit/{audit_ids[0]}/thumbnails/after")), 404)
+    await expect_error(await client.get(url(f"/audit/{audit_ids[0]}/thumbnails/x")), 400)
+
+
+# OpenAPI ----------------------------------------------------------------------------------
+# jsonschema is not installed here, so a tiny checker covers the keywords the spec uses, and a
+# test keeps the spec to those keywords (an unchecked keyword would pass silently).
+CHECKED = {"$ref", "type", "enum", "properties", "required", "additionalProperties", "items"}
+CHECKED |= {"minimum", "maximum"}
+NOTES = {"description", "format"}
+PY_TYPES: dict[str, Callable[[object], bool]] = {
+    "object": lambda v: isinstance(v, dict),
+    "array": lambda v: isinstance(v, list),
+    "string": lambda v: isinstance(v, str),
+    "boolean": lambda v: isinstance(v, bool),
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "null": lambda v: v is None,
+}
+
+
+def resolve(spec: dict, schema: dict) -> dict:
+    while "$ref" in schema:
+        schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+def problems(value: object, schema: dict, spec: dict, where: str = "$") -> list[str]:
+    """Where the value breaks the schema (empty when it conforms)."""
+    schema = resolve(spec, schema)
+    types = schema.get("type")
+    if types is not None:
+        types = [types] if isinstance(types, str) else types
+        if not any(PY_TYPES[name](value) for name in types):
+            return [f"{where}: {value!r} is not {types}"]
+    found = []
+    if "enum" in schema and value not in schema["enum"]:
+        found.append(f"{where}: {value!r} not in {schema['enum']}")
+    low, high = schema.get("minimum", value), schema.get("maximum", value)
+    if PY_TYPES["number"](value) and not low <= value <= high:
+        found.append(f"{where}: {value!r} out of range")
+    if isinstance(value, dict):
+        found += [
+            f"{where}: {key} missing" for key in schema.get("required", ()) if key not in value
+        ]
+        properties, extra = schema.get("properties", {}), schema.get("additionalProperties", True)
+        for key, item in value.items():
+            if key in properties:
+                found += problems(item, properties[key], spec, f"{where}.{key}")
+            elif extra is False:
+                found.append(f"{where}: unexpected {key}")
+            elif isinstance(extra, dict):
+                found += problems(item, extra, spec, f"{where}.{key}")
+    if isinstance(value, list) and "items" in schema:
+        for index, item in enumerate(value):
+            found += problems(item, schema["items"], spec, f"{where}[{index}]")
+    return found
+
+
+def schemas_in(spec: dict) -> list[dict]:
+    """Every schema object of the document, nested ones included."""
+    roots = list(spec["components"]["schemas"].values())
+    for operations in spec["paths"].values():
+        for operation in operations.values():
+            roots += [param["schema"] for param in operation.get("parameters", [])]
+            for part in [operation.get("requestBody", {}), *operation["responses"].values()]:
+                roots += [media["schema"] for media in part.get("content", {}).values() if media]
+    found, stack = [], roots
+    while stack:
+        schema = stack.pop()
+        found.append(schema)
+        stack += list(schema.get("properties", {}).values())
+        stack += [schema[key] for key in ("items", "additionalProperties") if key in schema]
+        stack = [item for item in stack if isinstance(item, dict)]
+    return found
+
+
+@pytest_asyncio.fixture
+async def spec(client: TestClient) -> dict:
+    response = await client.get(url("/openapi.json"))
+    assert response.status == 200
+    return await response.json()
+
+
+async def test_spec_describes_exactly_the_routes(client: TestClient, spec: dict) -> None:
+    served = {
+        (route.method, route.resource.canonical.removeprefix(API_PREFIX))
+        for route in client.app.router.routes()
+    }
+    described = {(m.upper(), path) for path, ops in spec["paths"].items() for m in ops}
+    assert served == described
+    assert spec["openapi"].startswith("3.1") and spec["servers"][0]["url"].endswith(
+        HOST + "/api/v1"
+    )
+
+
+async def test_spec_uses_only_checked_keywords(spec: dict) -> None:
+    schemas = schemas_in(spec)
+    assert len(schemas) > 50
+    for schema in schemas:
+        assert set(schema) <= CHECKED | NOTES, set(schema) - CHECKED - NOTES
+
+
+async def test_checker_catches_wrong_shapes(spec: dict) -> None:
+    policy = {"$ref": "#/components/schemas/Policy"}
+    good = Policy("example.com").to_dict()
+    assert problems(good, policy, spec) == []
+    assert problems({k: v for k, v in good.items() if k != "site"}, policy, spec)
+    assert problems(good | {"extra": 1}, policy, spec)
+    assert problems(good | {"strength": "max"}, policy, spec)
+    assert problems(good | {"enabled": 1}, policy, spec)
+    page = {"$ref": "#/components/schemas/AuditPage"}
+    assert problems({"items": [], "total": -1, "limit": 1, "offset": 0}, page, spec)
+    assert problems({"items": [{"id": True}], "total": 1, "limit": 1, "offset": 0}, page, spec)
+
+
+async def test_real_responses_match_spec(
+    client: TestClient, make_client: MakeClient, spec: dict, audit_ids: list[int]
+) -> None:
+    entry = audit_ids[0]
+    calls = [
+        ("GET", "/health", "/health", None),
+        ("GET", "/policies", "/policies", None),
+        ("GET", "/policies/{site}", "/policies/*.imgur.com", None),
+        ("GET", "/policies/{site}", "/policies/nope.example.com", None),
+        ("GET", "/policies/{site}", "/policies/*", None),
+        ("PUT", "/policies/{site}", "/policies/new.example.com", {"filters": ["metadata"]}),
+        ("PUT", "/policies/{site}", "/policies/new.example.com", {"enabled": False}),
+        ("PUT", "/policies/{site}", "/policies/new.example.com", {"filters": ["nope"]}),
+        ("DELETE", "/policies/{site}", "/policies/new.example.com", None),
+        ("DELETE", "/policies/{site}", "/policies/new.example.com", None),
+        ("GET", "/filters", "/filters", None),
+        ("GET", "/audit", "/audit?limit=2", None),
+        ("GET", "/audit", "/audit?limit=0", None),
+        ("GET", "/audit/{id}", f"/audit/{entry}", None),
+        ("GET", "/audit/{id}", f"/audit/{audit_ids[-1] + 1}", None),
+        ("GET", "/audit/{id}", "/audit/x", None),
+        ("GET", "/audit/{id}/thumbnails/{which}", f"/audit/{entry}/thumbnails/before", None),
+        ("GET", "/audit/{id}/thumbnails/{which}", f"/audit/{entry}/thumbnails/after", None),
+        ("GET", "/audit/{id}/thumbnails/{which}", f"/audit/{entry}/thumbnails/x", None),
+        ("GET", "/stats", "/stats", None),
+        ("GET", "/openapi.json", "/openapi.json", None),
+    ]
+    anon = await make_client(Host=HOST)
+    rebound = await make_client(Host="evil.example:8351", **AUTH)
+    seen_statuses = set()
+    for method, template, path, body in calls:
+        for caller in (client, anon, rebound) if template == "/stats" else (client,):
+            response = await caller.request(method, url(path), json=body)
+            seen_statuses.add(response.status)
+            documented = spec["paths"][template][method.lower()]["responses"]
+            assert str(response.status) in documented, (method, path, response.status)
+            content = documented[str(response.status)].get("content", {})
+            if response.status == 204:
+                assert content == {} and await response.read() == b""
+            elif response.content_type == "application/json":
+                schema = content["application/json"]["schema"]
+                assert problems(await response.json(), schema, spec) == [], (method, path)
+            else:
+                assert response.content_type in content, (method, path)
+    assert seen_statuses == {200, 201, 204, 400, 401, 403, 404}
+    covered = {(method.lower(), template) for method, template, _, _ in calls}
+    assert covered == {(m, path) for path, ops in spec["paths"].items() for m in ops}

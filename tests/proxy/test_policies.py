@@ -1,0 +1,224 @@
+"""Site patterns, matching, parsing and the shipped default policies."""
+
+from __future__ import annotations
+
+import pytest
+
+from proxy import policies
+from proxy.policies import (
+    DEFAULT_POLICIES,
+    MAX_FILTERS,
+    Policy,
+    PolicyError,
+    best_policy,
+    normalize_host,
+    normalize_site,
+    parse_policy,
+    site_matches,
+)
+
+KNOWN = ("metadata", "pfgsm", "colorfool")
+
+
+def test_all_matches_public_names() -> None:
+    assert all(hasattr(policies, name) for name in policies.__all__)
+    assert len(set(policies.__all__)) == len(policies.__all__)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Photos.Example.COM", "photos.example.com"),
+        ("photos.example.com.", "photos.example.com"),
+        ("  *.Example.com. ", "*.example.com"),
+        ("*.co.uk", "*.co.uk"),
+        ("Bücher.example", "xn--bcher-kva.example"),
+        ("*.bücher.example", "*.xn--bcher-kva.example"),
+        ("localhost", "localhost"),
+        ("127.0.0.1", "127.0.0.1"),
+        ("[::1]", "::1"),
+    ],
+)
+def test_normalize_site_accepts(text: str, expected: str) -> None:
+    assert normalize_site(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "*",
+        "*.",
+        "*.com",
+        "a.*.example.com",
+        "*example.com",
+        "*.*.example.com",
+        "https://example.com",
+        "example.com/upload",
+        "example.com:443",
+        "example.com?x=1",
+        "exa mple.com",
+        "under_score.example.com",
+        "-leading.example.com",
+        "a..b.com",
+        "x" * 64 + ".com",
+        ".".join(["abcdefghi"] * 30),
+        "*.127.0.0.1",
+        "exa\x00mple.com",
+    ],
+)
+def test_normalize_site_rejects(text: str) -> None:
+    with pytest.raises(PolicyError, match=r"\w"):
+        normalize_site(text)
+
+
+@pytest.mark.parametrize("value", [None, 3, b"example.com", ["example.com"]])
+def test_normalize_site_rejects_non_strings(value: object) -> None:
+    with pytest.raises(PolicyError, match="must be a string"):
+        normalize_site(value)  # type: ignore[arg-type]
+
+
+def test_normalize_host_refuses_patterns() -> None:
+    assert normalize_host("API.Example.com.") == "api.example.com"
+    with pytest.raises(PolicyError, match="pattern"):
+        normalize_host("*.example.com")
+
+
+@pytest.mark.parametrize(
+    ("site", "host", "expected"),
+    [
+        ("*.example.com", "example.com", True),
+        ("*.example.com", "a.example.com", True),
+        ("*.example.com", "a.b.example.com", True),
+        ("*.example.com", "A.Example.COM.", True),
+        ("*.example.com", "notexample.com", False),
+        ("*.example.com", "example.com.evil.net", False),
+        ("*.example.com", "example.org", False),
+        ("photos.example.com", "photos.example.com", True),
+        ("photos.example.com", "PHOTOS.example.com", True),
+        ("photos.example.com", "cdn.photos.example.com", False),
+        ("photos.example.com", "example.com", False),
+        ("xn--bcher-kva.example", "bücher.example", True),
+        ("photos.example.com", "photos.example.com:443", False),
+        ("photos.example.com", "", False),
+    ],
+)
+def test_site_matches(site: str, host: str, expected: bool) -> None:
+    assert site_matches(site, host) is expected
+
+
+def test_best_policy_prefers_exact_then_longest_wildcard() -> None:
+    broad, narrow = Policy("*.example.com"), Policy("*.photos.example.com")
+    exact = Policy("up.photos.example.com", strength="high")
+    candidates = [broad, exact, narrow]
+    assert best_policy(candidates, "up.photos.example.com") == exact
+    assert best_policy(candidates, "cdn.photos.example.com") == narrow
+    assert best_policy(candidates, "photos.example.com") == narrow
+    assert best_policy(candidates, "www.example.com") == broad
+    assert best_policy(candidates, "example.org") is None
+    assert best_policy([], "example.com") is None
+
+
+def test_disabled_exact_policy_shadows_wildcard() -> None:
+    off = Policy("cdn.example.com", enabled=False)
+    found = best_policy([Policy("*.example.com"), off], "cdn.example.com")
+    assert found == off and not found.enabled
+
+
+def test_parse_policy_defaults_and_url_site() -> None:
+    policy = parse_policy({}, KNOWN, site="*.Example.com")
+    assert policy == Policy("*.example.com", True, ("metadata", "pfgsm"), "medium", "block")
+
+
+def test_parse_policy_full_body_round_trips() -> None:
+    data = {
+        "site": "photos.example.com",
+        "enabled": False,
+        "filters": ["colorfool", "metadata"],
+        "strength": "high",
+        "on_failure": "send_original",
+    }
+    policy = parse_policy(data, KNOWN)
+    assert policy.filters == ("colorfool", "metadata")  # order kept
+    assert policy.to_dict() == data
+    assert parse_policy(policy.to_dict(), KNOWN, site="PHOTOS.example.com.") == policy
+
+
+@pytest.mark.parametrize(
+    ("data", "site", "message"),
+    [
+        ([], None, "JSON object"),
+        ("site", None, "JSON object"),
+        ({}, None, "site is required"),
+        ({"site": "a.example.com"}, "b.example.com", "differs"),
+        ({"site": 5}, None, "site must be a str"),
+        ({"site": "*"}, None, "wildcard"),
+        ({"enabled": "yes"}, "example.com", "enabled must be a bool"),
+        ({"enabled": 1}, "example.com", "enabled must be a bool"),
+        ({"filters": "metadata"}, "example.com", "list of filter names"),
+        ({"filters": [1, 2]}, "example.com", "list of filter names"),
+        ({"filters": []}, "example.com", "at least one"),
+        ({"filters": ["metadata", "rm -rf"]}, "example.com", "unknown filter"),
+        ({"filters": ["metadata", "metadata"]}, "example.com", "repeat"),
+        ({"filters": ["metadata"] * (MAX_FILTERS + 1)}, "example.com", "at most"),
+        ({"strength": "max"}, "example.com", "strength must be one of"),
+        ({"strength": None}, "example.com", "strength must be a str"),
+        ({"on_failure": "retry"}, "example.com", "on_failure must be one of"),
+        ({"colour": "red"}, "example.com", "unknown policy field"),
+    ],
+)
+def test_parse_policy_rejects(data: object, site: str | None, message: str) -> None:
+    with pytest.raises(PolicyError, match=message):
+        parse_policy(data, KNOWN, site=site)
+
+
+def test_policy_itself_refuses_bad_values() -> None:
+    with pytest.raises(PolicyError, match="normalized"):
+        Policy("Example.com")
+    with pytest.raises(PolicyError, match="strength"):
+        Policy("example.com", strength="extreme")
+    with pytest.raises(PolicyError, match="on_failure"):
+        Policy("example.com", on_failure="ignore")
+    assert Policy("example.com", filters=["metadata"]).filters == ("metadata",)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "mastodon.social",
+        "files.mastodon.social",
+        "bsky.social",
+        "morel.us-east.host.bsky.network",
+        "api.imgur.com",
+        "oauth.reddit.com",
+        "reddit-uploaded-media.s3-accelerate.amazonaws.com",
+        "api.telegram.org",
+        "i.instagram.com",
+        "www.threads.net",
+        "www.threads.com",
+        "upload.x.com",
+        "upload.twitter.com",
+        "graph.facebook.com",
+        "discord.com",
+        "discord-attachments-uploads-prd.storage.googleapis.com",
+    ],
+)
+def test_defaults_cover_upload_hosts(host: str) -> None:
+    policy = best_policy(DEFAULT_POLICIES, host)
+    assert policy is not None and policy.enabled
+
+
+@pytest.mark.parametrize(
+    "host", ["example.com", "amazonaws.com", "storage.googleapis.com", "telegram.org", "x.co"]
+)
+def test_defaults_leave_other_hosts_alone(host: str) -> None:
+    assert best_policy(DEFAULT_POLICIES, host) is None
+
+
+def test_defaults_are_the_documented_ones() -> None:
+    sites = [policy.site for policy in DEFAULT_POLICIES]
+    assert len(sites) == len(set(sites))
+    for policy in DEFAULT_POLICIES:
+        assert policy.filters == ("metadata", "pfgsm")
+        assert (policy.strength, policy.on_failure, policy.enabled) == ("medium", "block", True)
+        assert normalize_site(policy.site) == policy.site

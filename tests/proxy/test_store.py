@@ -1,0 +1,236 @@
+"""The SQLite store on a real file: schema, policies, audit log, pruning and stats."""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+import statistics
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from proxy import store as store_module
+from proxy.policies import DEFAULT_POLICIES, Policy
+from proxy.store import MAX_TEXT, SCHEMA_VERSION, AuditEntry, Store, StoreError
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "veil.db"
+
+
+@pytest.fixture
+def store(db_path: Path) -> Iterator[Store]:
+    opened = Store.open(db_path, seed_defaults=False)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def thumbnail(hen_path: Path) -> bytes:
+    image = Image.open(hen_path).convert("RGB")
+    image.thumbnail((64, 64))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=80)
+    return buffer.getvalue()
+
+
+def entry(site: str = "photos.example.com", outcome: str = "protected", **extra) -> AuditEntry:
+    fields = {"method": "POST", "path": "/api/v2/media", "policy_site": "*.example.com"}
+    fields |= {"filters": ["metadata"], "strength": "medium"} | extra
+    return AuditEntry(site=site, outcome=outcome, **fields)
+
+
+def test_all_matches_public_names() -> None:
+    assert all(hasattr(store_module, name) for name in store_module.__all__)
+
+
+def test_new_database_has_schema_wal_and_defaults(db_path: Path) -> None:
+    with_defaults = Store.open(db_path)
+    assert with_defaults.list_policies() == sorted(DEFAULT_POLICIES, key=lambda p: p.site)
+    with_defaults.close()
+    raw = sqlite3.connect(db_path)
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    raw.close()
+
+
+def test_defaults_are_seeded_once_so_deletions_stick(db_path: Path) -> None:
+    first = Store.open(db_path)
+    assert first.delete_policy("*.imgur.com")
+    first.close()
+    again = Store.open(db_path)
+    assert again.get_policy("*.imgur.com") is None
+    assert len(again.list_policies()) == len(DEFAULT_POLICIES) - 1
+    again.close()
+
+
+def test_refuses_newer_schema_and_foreign_files(tmp_path: Path) -> None:
+    newer = tmp_path / "newer.db"
+    raw = sqlite3.connect(newer)
+    raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    raw.close()
+    with pytest.raises(StoreError, match="schema version"):
+        Store.open(newer)
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="cannot use"):
+        Store.open(junk)
+
+
+def test_policy_crud_and_lookup(store: Store, db_path: Path) -> None:
+    assert store.list_policies() == []
+    wide = Policy("*.example.com")
+    assert store.put_policy(wide) is True
+    assert store.put_policy(Policy("*.example.com", strength="high")) is False
+    assert store.get_policy("*.EXAMPLE.com.") == Policy("*.example.com", strength="high")
+    off = Policy("cdn.example.com", enabled=False, filters=("metadata",))
+    store.put_policy(off)
+    assert store.policy_for_host("cdn.example.com") == off
+    assert store.policy_for_host("www.example.com").site == "*.example.com"
+    assert store.policy_for_host("example.org") is None
+    assert store.protected_sites() == ["*.example.com"]
+    assert store.delete_policy("cdn.example.com") is True
+    assert store.delete_policy("cdn.example.com") is False
+    store.close()
+    reopened = Store.open(db_path)
+    assert reopened.list_policies() == [Policy("*.example.com", strength="high")]
+    reopened.close()
+
+
+def test_policy_lookups_reject_bad_sites(store: Store) -> None:
+    with pytest.raises(ValueError, match="wildcard"):
+        store.get_policy("*")
+    with pytest.raises(ValueError, match="port"):
+        store.delete_policy("example.com:443")
+
+
+def test_audit_round_trip(store: Store, thumbnail: bytes) -> None:
+    new = entry(
+        path="/api/v2/media?access_token=SECRET#frag",
+        filename="IMG_0001.jpg",
+        field_name="file",
+        format="JPEG",
+        sha256_before="a" * 64,
+        size_before=1234,
+        size_after=1000,
+        width=320,
+        height=240,
+        metadata_removed=["GPS", "Make"],
+        label_before="hen",
+        confidence_before=np.float32(0.75),
+        ssim=np.float64(0.97),
+        psnr=float("inf"),
+        elapsed_ms=12.5,
+        thumb_before=thumbnail,
+    )
+    entry_id = store.add_audit(new)
+    assert entry_id == new.id and entry_id > 0
+    assert datetime.fromisoformat(new.time).utcoffset().total_seconds() == 0
+    got = store.get_audit(entry_id)
+    assert got.path == "/api/v2/media"
+    assert got.thumb_before == thumbnail and got.thumb_after is None
+    assert got.metadata_removed == ["GPS", "Make"]
+    assert got.confidence_before == pytest.approx(0.75) and got.width == 320
+    data = got.to_dict()
+    assert data["has_thumbnails"] is True and data["thumbnails"] == ["before"]
+    assert "thumb_before" not in data and data["psnr"] is None
+    json.dumps(data, allow_nan=False)  # strictly valid JSON
+    assert store.get_thumbnail(entry_id, "before") == thumbnail
+    assert store.get_thumbnail(entry_id, "after") is None
+    assert store.get_audit(entry_id + 1) is None
+
+
+def test_audit_entry_strips_query_itself() -> None:
+    assert entry(path="/upload?sig=abc").path == "/upload"
+
+
+def test_audit_rejects_bad_values(store: Store) -> None:
+    with pytest.raises(StoreError, match="outcome"):
+        store.add_audit(entry(outcome="maybe"))
+    with pytest.raises(StoreError, match="which"):
+        store.get_thumbnail(1, "middle")
+    with pytest.raises(StoreError, match="negative"):
+        store.list_audit(offset=-1)
+    assert store.list_audit() == ([], 0)
+
+
+def test_long_texts_are_cut(store: Store) -> None:
+    store.add_audit(entry(outcome="blocked", reason="x" * (MAX_TEXT * 5)))
+    [got], _ = store.list_audit()
+    assert len(got.reason) == MAX_TEXT
+
+
+def test_list_audit_pages_newest_first_and_filters_by_site(store: Store, thumbnail: bytes) -> None:
+    sites = ["a.example.com", "example.com", "b.example.com", "example.org", "a.example.com"]
+    ids = [store.add_audit(entry(site, thumb_after=thumbnail)) for site in sites]
+    page, total = store.list_audit(limit=2, offset=1)
+    assert total == 5 and [e.id for e in page] == [ids[3], ids[2]]
+    assert all(e.thumb_after is None and e.has_thumbnails for e in page)  # no bytes in lists
+    exact, total = store.list_audit("a.example.com")
+    assert total == 2 and [e.id for e in exact] == [ids[4], ids[0]]
+    wild, total = store.list_audit("*.example.com")
+    assert total == 4 and {e.site for e in wild} == {
+        "a.example.com",
+        "b.example.com",
+        "example.com",
+    }
+    assert store.list_audit("example.net") == ([], 0)
+    assert store.list_audit(offset=10)[0] == []
+
+
+def test_prune_keeps_newest_entries_and_their_thumbnails(db_path: Path, thumbnail: bytes) -> None:
+    small = Store.open(db_path, seed_defaults=False, max_audit_entries=3)
+    ids = [small.add_audit(entry(thumb_before=thumbnail)) for _ in range(7)]
+    items, total = small.list_audit()
+    assert total == 3 and [e.id for e in items] == ids[:-4:-1]
+    assert small.get_thumbnail(ids[0], "before") is None
+    assert small.get_thumbnail(ids[-1], "before") == thumbnail
+    small.close()
+    raw = sqlite3.connect(db_path)
+    assert raw.execute("SELECT count(*) FROM thumbnails").fetchone()[0] == 3
+    raw.close()
+
+
+def test_stats_summarise_the_log(store: Store) -> None:
+    empty = store.stats()
+    assert empty["total"] == 0 and empty["median_elapsed_ms"] is None
+    assert empty["last_upload"] is None and empty["by_outcome"]["blocked"] == 0
+    made = [
+        entry("a.example.com", size_before=1000, size_after=900, elapsed_ms=40.0,
+              metadata_removed=["GPS", "Make"]),
+        entry("a.example.com", size_before=3000, size_after=2500, elapsed_ms=10.0,
+              metadata_removed=["GPS"]),
+        entry("b.example.com", outcome="blocked", reason="filter failed", elapsed_ms=25.0),
+        entry("a.example.com", outcome="passed", reason="not an image", elapsed_ms=5.0),
+        entry("c.example.com", size_before=50, size_after=60, metadata_removed=["XMP"]),
+    ]  # fmt: skip
+    for item in made:
+        store.add_audit(item)
+    stats = store.stats()
+    assert stats["total"] == len(made)
+    assert stats["by_outcome"] == {
+        outcome: sum(e.outcome == outcome for e in made)
+        for outcome in ("protected", "passed", "blocked")
+    }
+    assert stats["bytes_before"] == sum(e.size_before or 0 for e in made)
+    assert stats["bytes_after"] == sum(e.size_after or 0 for e in made)
+    times = [e.elapsed_ms for e in made if e.elapsed_ms is not None]
+    assert stats["median_elapsed_ms"] == pytest.approx(statistics.median(times))
+    store.add_audit(entry("d.example.com", elapsed_ms=1000.0))
+    assert store.stats()["median_elapsed_ms"] == pytest.approx(statistics.median([*times, 1000]))
+    assert stats["metadata_removed"] == {"GPS": 2, "Make": 1, "XMP": 1}
+    assert stats["sites"][0] == {
+        "site": "a.example.com", "total": 3, "protected": 2, "passed": 1, "blocked": 0
+    }  # fmt: skip
+    assert [s["site"] for s in stats["sites"]] == [
+        "a.example.com",
+        "b.example.com",
+        "c.example.com",
+    ]
+    assert stats["last_upload"] == made[-1].time

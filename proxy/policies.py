@@ -5,12 +5,14 @@ Pure Python: parsing, site patterns and matching, with nothing of HTTP or SQLite
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 import idna
+from publicsuffix2 import PublicSuffixList
 
 __all__ = [
     "DEFAULT_FILTERS",
@@ -24,6 +26,7 @@ __all__ = [
     "normalize_host",
     "normalize_site",
     "parse_policy",
+    "public_suffix_under",
     "site_matches",
 ]
 
@@ -120,7 +123,8 @@ def normalize_site(text: str) -> str:
     """The canonical form of a site pattern: an exact host or ``*.domain``.
 
     ``*.domain`` covers the domain and its subdomains. A wildcard stands only at the start
-    and needs at least two labels after it, so ``*`` and ``*.com`` are refused.
+    and needs a domain of one owner after it: ``*``, ``*.com``, ``*.co.uk`` and ``*.github.io``
+    (public suffixes, from the Public Suffix List) are refused.
 
     >>> normalize_site("*.Example.com.")
     '*.example.com'
@@ -140,7 +144,53 @@ def normalize_site(text: str) -> str:
         raise PolicyError(f"{text!r}: a wildcard needs a domain name, not an IP address")
     if "." not in host:
         raise PolicyError(f"{text!r} is too broad: name a domain such as *.example.com")
+    suffix = public_suffix_under(host)
+    if suffix is not None:
+        raise PolicyError(
+            f"{text!r} is too broad: it covers the public suffix {suffix}, whose subdomains "
+            "belong to different owners; name one site's domain, such as *.example.co.uk"
+        )
     return f"*.{host}"
+
+
+@functools.cache
+def _suffix_rules() -> tuple[dict[str, str], frozenset[str], frozenset[str]]:
+    """From the Public Suffix List that publicsuffix2 ships (read offline, once).
+
+    Returns each domain that is or holds a public suffix (mapped to one such rule), the X of
+    every ``*.X`` rule, and the exceptions (``!city.kawasaki.jp``, registrable domains).
+    Private-section suffixes (github.io, blogspot.com) count as well: their subdomains too
+    belong to different owners.
+    """
+    holders: dict[str, str] = {}
+    wildcards, exceptions = set(), set()
+    for line in PublicSuffixList().tlds:  # already IDNA-encoded, comments dropped
+        rule = line.split()[0]
+        if rule.startswith("!"):
+            exceptions.add(rule[1:])
+            continue
+        name = rule.removeprefix("*.")
+        if name != rule:
+            wildcards.add(name)
+        labels = name.split(".")
+        for start in range(len(labels)):
+            domain = ".".join(labels[start:])
+            if start == 0 or domain not in holders:  # prefer naming the domain's own rule
+                holders[domain] = rule
+    return holders, frozenset(wildcards), frozenset(exceptions)
+
+
+def public_suffix_under(domain: str) -> str | None:
+    """A public suffix (or ``*.X`` rule) that ``domain`` (normalized) is or holds, or None.
+
+    >>> public_suffix_under("co.uk"), public_suffix_under("example.co.uk")
+    ('co.uk', None)
+    """
+    holders, wildcards, exceptions = _suffix_rules()
+    parent = domain.partition(".")[2]
+    if parent in wildcards and domain not in exceptions:
+        return domain  # e.g. foo.kawasaki.jp, by the rule *.kawasaki.jp
+    return holders.get(domain)
 
 
 def _is_ipv4(host: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from publicsuffix2 import PublicSuffixList
 
 from proxy import policies
 from proxy.policies import (
@@ -14,6 +15,7 @@ from proxy.policies import (
     normalize_host,
     normalize_site,
     parse_policy,
+    public_suffix_under,
     site_matches,
 )
 
@@ -31,7 +33,11 @@ def test_all_matches_public_names() -> None:
         ("Photos.Example.COM", "photos.example.com"),
         ("photos.example.com.", "photos.example.com"),
         ("  *.Example.com. ", "*.example.com"),
-        ("*.co.uk", "*.co.uk"),
+        ("*.Example.co.uk", "*.example.co.uk"),
+        ("co.uk", "co.uk"),  # an exact host is one site, even a public suffix
+        ("*.user.github.io", "*.user.github.io"),
+        ("*.city.kawasaki.jp", "*.city.kawasaki.jp"),  # the exception !city.kawasaki.jp
+        ("*.off.example", "*.off.example"),  # unlisted TLD: only the TLD is a suffix
         ("Bücher.example", "xn--bcher-kva.example"),
         ("*.bücher.example", "*.xn--bcher-kva.example"),
         ("localhost", "localhost"),
@@ -70,6 +76,48 @@ def test_normalize_site_accepts(text: str, expected: str) -> None:
 def test_normalize_site_rejects(text: str) -> None:
     with pytest.raises(PolicyError, match=r"\w"):
         normalize_site(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "suffix"),
+    [
+        ("*.co.uk", "co.uk"),
+        ("*.Com.AU.", "com.au"),
+        ("*.github.io", "github.io"),  # private section: refused as well
+        ("*.blogspot.com", "blogspot.com"),
+        ("*.kawasaki.jp", "*.kawasaki.jp"),  # every child is a suffix
+        ("*.anything.kawasaki.jp", "anything.kawasaki.jp"),
+        ("*.amazonaws.com", "amazonaws.com"),  # holds s3.amazonaws.com and others
+        ("*.公司.cn", "xn--55qx5d.cn"),
+    ],
+)
+def test_wildcards_over_public_suffixes_are_refused(text: str, suffix: str) -> None:
+    with pytest.raises(PolicyError, match="too broad: it covers the public suffix") as caught:
+        normalize_site(text)
+    assert suffix in str(caught.value)
+    with pytest.raises(PolicyError, match="public suffix"):
+        parse_policy({}, KNOWN, site=text)
+
+
+def test_every_listed_suffix_is_refused_and_a_domain_under_it_is_not() -> None:
+    """Over the whole shipped list, so the rule follows the list rather than a few examples."""
+    rules = [line.split()[0] for line in PublicSuffixList().tlds]
+    assert len(rules) > 5000
+    plain = [rule for rule in rules if "." in rule and rule[0] not in "*!"]
+    wildcards = {rule[2:] for rule in rules if rule.startswith("*.")}
+    for rule in plain:
+        assert public_suffix_under(rule) is not None, rule
+        with pytest.raises(PolicyError, match="public suffix"):
+            normalize_site(f"*.{rule}")
+    # One owner's domain under a plain rule is fine (under a *.rule it is a suffix itself).
+    owned = [f"*.veil-test.{rule}" for rule in plain if rule not in wildcards]
+    assert len(owned) > 4000
+    assert [normalize_site(site) for site in owned] == owned
+    for rule in wildcards:
+        with pytest.raises(PolicyError, match="public suffix"):
+            normalize_site(f"*.veil-test.{rule}")
+    for rule in (rule for rule in rules if rule.startswith("!")):
+        assert public_suffix_under(rule[1:]) is None, rule
 
 
 @pytest.mark.parametrize("value", [None, 3, b"example.com", ["example.com"]])
@@ -179,6 +227,8 @@ def test_policy_itself_refuses_bad_values() -> None:
         Policy("example.com", strength="extreme")
     with pytest.raises(PolicyError, match="on_failure"):
         Policy("example.com", on_failure="ignore")
+    with pytest.raises(PolicyError, match="public suffix"):
+        Policy("*.co.uk")
     assert Policy("example.com", filters=["metadata"]).filters == ("metadata",)  # type: ignore[arg-type]
 
 

@@ -14,9 +14,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from proxy import audit as audit_module
 from proxy import store as store_module
+from proxy.audit import MAX_TEXT
 from proxy.policies import DEFAULT_POLICIES, Policy
-from proxy.store import MAX_TEXT, SCHEMA_VERSION, AuditEntry, Store, StoreError
+from proxy.store import SCHEMA_VERSION, AuditEntry, Store, StoreError
 
 
 @pytest.fixture
@@ -47,7 +49,14 @@ def entry(site: str = "photos.example.com", outcome: str = "protected", **extra)
 
 
 def test_all_matches_public_names() -> None:
-    assert all(hasattr(store_module, name) for name in store_module.__all__)
+    for module in (store_module, audit_module):
+        assert all(hasattr(module, name) for name in module.__all__)
+
+
+def test_store_re_exports_the_audit_names_callers_use() -> None:
+    for name in ("AuditEntry", "StoreError", "OUTCOMES", "THUMBNAIL_KINDS", "MAX_AUDIT_ENTRIES"):
+        assert getattr(store_module, name) is getattr(audit_module, name), name
+        assert name in store_module.__all__
 
 
 def test_new_database_has_schema_wal_and_defaults(db_path: Path) -> None:
@@ -103,11 +112,35 @@ def test_policy_crud_and_lookup(store: Store, db_path: Path) -> None:
     reopened.close()
 
 
+def test_a_stored_policy_refused_today_is_skipped_not_fatal(
+    db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A row written before a rule change (here a public-suffix wildcard) cannot stop Veil."""
+    Store.open(db_path, seed_defaults=False).close()
+    raw = sqlite3.connect(db_path)
+    raw.execute(
+        "INSERT INTO policies VALUES (?, 1, ?, 'medium', 'block', 'then')",
+        ("*.co.uk", json.dumps(["metadata"])),
+    )
+    raw.commit()
+    raw.close()
+    store = Store.open(db_path)
+    store.put_policy(Policy("*.example.co.uk"))
+    with caplog.at_level("WARNING", logger="proxy.store"):
+        assert store.list_policies() == [Policy("*.example.co.uk")]
+    assert "'*.co.uk' is unusable" in caplog.text and "public suffix" in caplog.text
+    assert store.policy_for_host("www.bbc.co.uk") is None
+    assert store.protected_sites() == ["*.example.co.uk"]
+    store.close()
+
+
 def test_policy_lookups_reject_bad_sites(store: Store) -> None:
     with pytest.raises(ValueError, match="wildcard"):
         store.get_policy("*")
     with pytest.raises(ValueError, match="port"):
         store.delete_policy("example.com:443")
+    with pytest.raises(ValueError, match="public suffix"):
+        store.get_policy("*.co.uk")
 
 
 def test_audit_round_trip(store: Store, thumbnail: bytes) -> None:

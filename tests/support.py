@@ -181,9 +181,14 @@ class VeilProcess:
         headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}  # type: ignore[dict-item]
         return httpx.request(method, self.api_url + path, headers=headers, timeout=30, **kwargs)  # type: ignore[arg-type]
 
-    def client(self, **kwargs: object) -> httpx.Client:
-        """A client that uses the proxy and trusts Veil's CA, as a configured browser would."""
+    def client(self, *also_trust: Path, **kwargs: object) -> httpx.Client:
+        """A client that uses the proxy and trusts Veil's CA, as a configured browser would.
+
+        ``also_trust``: the sites' own CAs, which a browser trusts for the sites Veil tunnels.
+        """
         context = ssl.create_default_context(cafile=str(self.ca_cert))
+        for cafile in also_trust:
+            context.load_verify_locations(cafile=str(cafile))
         return httpx.Client(
             proxy=f"http://127.0.0.1:{self.proxy_port}", verify=context, timeout=120, **kwargs
         )  # type: ignore[arg-type]

@@ -11,6 +11,8 @@ import httpx
 import pytest
 from PIL import Image
 
+from filters.codec import decode
+from filters.surrogate import Surrogate
 from tests.conftest import IFD_GPS, imagenet_photo, jpeg_with_private_metadata
 from tests.support import Upstream, VeilProcess, write_upstream_certs
 
@@ -82,13 +84,16 @@ def split_image_part(body: bytes) -> tuple[bytes, bytes, bytes]:
     return body[:start], body[start:end], body[end:]
 
 
-def surrogate_label(data: bytes) -> str:
-    from filters import Protector
+@pytest.fixture(scope="module")
+def surrogate() -> Surrogate:
+    return Surrogate.load()
 
-    return Protector.classify(data)[0]
+
+def surrogate_label(surrogate: Surrogate, data: bytes) -> str:
+    return surrogate.predict(decode(data).pixels).label
 
 
-def assert_protected(original: bytes, received: bytes) -> None:
+def assert_protected(surrogate: Surrogate, original: bytes, received: bytes) -> None:
     sent = Image.open(io.BytesIO(original))
     got = Image.open(io.BytesIO(received))
     got.load()
@@ -100,7 +105,7 @@ def assert_protected(original: bytes, received: bytes) -> None:
         for a, b in zip(got.convert("RGB").tobytes(), sent.convert("RGB").tobytes(), strict=True)
     )
     assert difference > 0, "pixels must differ"
-    assert surrogate_label(received) != surrogate_label(original)
+    assert surrogate_label(surrogate, received) != surrogate_label(surrogate, original)
 
 
 def audit_for(veil: VeilProcess, path: str) -> list[dict]:
@@ -110,7 +115,7 @@ def audit_for(veil: VeilProcess, path: str) -> list[dict]:
 
 
 def test_multipart_upload_arrives_protected_and_audited(
-    veil: VeilProcess, upstream: Upstream, photo: bytes
+    veil: VeilProcess, upstream: Upstream, photo: bytes, surrogate: Surrogate
 ) -> None:
     body = multipart_body(photo)
     with veil.client() as client:
@@ -126,7 +131,7 @@ def test_multipart_upload_arrives_protected_and_audited(
     assert (before, after) == (original_before, original_after), (
         "other fields must be byte-identical"
     )
-    assert_protected(photo, image)
+    assert_protected(surrogate, photo, image)
     [entry] = audit_for(veil, "/api/v2/media")
     assert entry["outcome"] == "protected" and entry["method"] == "POST"
     assert entry["filename"] == "holiday.jpg"
@@ -141,7 +146,9 @@ def test_multipart_upload_arrives_protected_and_audited(
         assert max(Image.open(io.BytesIO(thumb.content)).size) <= 256
 
 
-def test_raw_put_arrives_protected(veil: VeilProcess, upstream: Upstream, photo: bytes) -> None:
+def test_raw_put_arrives_protected(
+    veil: VeilProcess, upstream: Upstream, photo: bytes, surrogate: Surrogate
+) -> None:
     with veil.client() as client:
         # Content-Type says nothing useful: the image is recognised by its bytes.
         response = client.put(
@@ -151,7 +158,7 @@ def test_raw_put_arrives_protected(veil: VeilProcess, upstream: Upstream, photo:
         )
     assert response.status_code == 200, response.text
     [received] = upstream.bodies("/upload/raw-1")
-    assert_protected(photo, received)
+    assert_protected(surrogate, photo, received)
     [entry] = audit_for(veil, "/upload/raw-1")
     assert entry["outcome"] == "protected" and entry["method"] == "PUT"
 
@@ -165,7 +172,7 @@ def test_policy_off_sends_the_exact_original_without_restart(
         == 200
     )
     try:
-        with veil.client() as client:
+        with veil.client(upstream.ca) as client:  # type: ignore[attr-defined]
             response = client.put(f"https://{PROTECTED}/upload/off", content=photo)
         assert response.status_code == 200
         assert upstream.bodies("/upload/off") == [photo]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import ssl
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -254,3 +256,29 @@ def test_startup_output_says_where_things_are(veil: VeilProcess) -> None:
     assert str(veil.ca_cert) in log and str(veil.home / "token") in log
     assert (veil.home / "token").stat().st_mode & 0o777 == 0o600
     assert Path(veil.ca_cert).exists()
+
+
+def test_other_requests_flow_while_a_photo_is_protected(
+    veil: VeilProcess, upstream: Upstream
+) -> None:
+    big = jpeg_with_private_metadata(imagenet_photo("n01514859_hen"), size=(4000, 3000))
+    finished: list[str] = []
+
+    def slow_upload() -> None:
+        with veil.client() as client:
+            client.put(f"https://{PROTECTED}/upload/big", content=big).raise_for_status()
+        finished.append("upload")
+
+    uploader = threading.Thread(target=slow_upload)
+    uploader.start()
+    try:
+        # Sending 4 MB on loopback takes milliseconds, protecting 12 MP takes seconds: after
+        # half a second the proxy is busy with the photo.
+        time.sleep(0.5)
+        with veil.client() as client:
+            assert client.get(f"https://{PROTECTED}/feed").status_code == 200
+        finished.append("get")
+    finally:
+        uploader.join(120)
+    assert finished == ["get", "upload"], "a GET must not wait for a photo being protected"
+    assert len(upstream.bodies("/upload/big")) == 1

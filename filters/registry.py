@@ -1,0 +1,23 @@
+"""Every filter by name: the one list the proxy, the control API and the CLI all read."""
+
+from __future__ import annotations
+
+from filters.base import Filter
+from filters.metadata import MetadataFilter
+from filters.pfgsm import PFGSMFilter
+
+__all__ = ["FILTERS", "describe_filters"]
+
+FILTERS: dict[str, type[Filter]] = {
+    MetadataFilter.name: MetadataFilter,
+    PFGSMFilter.name: PFGSMFilter,
+}
+
+
+def describe_filters() -> list[dict[str, str]]:
+    """Name and one-line description of each filter, for the API and the CLI.
+
+    >>> [entry["name"] for entry in describe_filters()]
+    ['metadata', 'pfgsm']
+    """
+    return [{"name": name, "description": cls.description} for name, cls in FILTERS.items()]

@@ -1,0 +1,152 @@
+"""filters/codec.py: format, dimensions, encoder settings and metadata survive a round trip."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image, JpegImagePlugin
+
+from filters import ProtectionError, UnsupportedImageError
+from filters.codec import MAX_PIXELS, decode, encode, orientation, sent_pixels, thumbnail
+from tests.conftest import TAG_ORIENTATION, jpeg_with_private_metadata
+from tests.filters.conftest import encoded, opened, real_image
+
+
+def changed(photo):
+    """The photo with new pixels (one level brighter), so the encoder must re-encode."""
+    return photo.with_pixels(np.minimum(photo.pixels, 254) + 1)
+
+
+@pytest.mark.parametrize("subsampling", [0, 1, 2])
+@pytest.mark.parametrize("progressive", [False, True])
+def test_jpeg_reencode_keeps_tables_subsampling_progressive(subsampling, progressive):
+    data = encoded(
+        real_image(), "JPEG", quality=83, subsampling=subsampling, progressive=progressive
+    )
+    photo = decode(data)
+    out = opened(encode(changed(photo)))
+    original = opened(data)
+    assert out.format == "JPEG" and out.size == original.size
+    assert out.quantization == original.quantization
+    assert JpegImagePlugin.get_sampling(out) == subsampling
+    assert bool(out.info.get("progressive")) == progressive
+
+
+def test_jpeg_untouched_pixels_are_copied_bit_for_bit(private_jpeg):
+    out = encode(decode(private_jpeg))
+    assert np.array_equal(np.asarray(opened(out)), np.asarray(opened(private_jpeg)))
+    assert len(out) == len(private_jpeg)
+
+
+def test_jpeg_codec_keeps_all_metadata_and_orientation(hen_path):
+    data = jpeg_with_private_metadata(hen_path, size=(320, 240), orientation=6)
+    for photo in (decode(data), changed(decode(data))):
+        out = opened(encode(photo))
+        assert out.size == (320, 240)  # pixels not transposed
+        assert out.getexif()[TAG_ORIENTATION] == 6
+        assert out.getexif().get_ifd(0x8825)  # GPS: only the metadata filter removes it
+        assert out.info["icc_profile"] == opened(data).info["icc_profile"]
+        assert b"Photoshop 3.0" in encode(photo) and out.info["comment"] == b"shot at home"
+        assert "xmp" in out.info
+
+
+def test_grey_jpeg_stays_grey():
+    data = encoded(real_image().convert("L"), "JPEG", quality=90)
+    photo = decode(data)
+    assert photo.mode == "L" and photo.pixels.shape == (240, 320, 3)
+    assert opened(encode(changed(photo))).mode == "L"
+
+
+def test_png_alpha_and_pixels_kept_exactly():
+    rgba = np.dstack([np.asarray(real_image()), np.tile(np.arange(320, dtype=np.uint8), (240, 1))])
+    data = encoded(Image.fromarray(rgba), "PNG")
+    photo = decode(data)
+    assert photo.mode == "RGBA" and np.array_equal(photo.alpha, rgba[:, :, 3])
+    new = changed(photo)
+    out = np.asarray(opened(encode(new)))
+    assert np.array_equal(out[:, :, 3], rgba[:, :, 3])
+    assert np.array_equal(out[:, :, :3], new.pixels)
+
+
+def test_png_palette_is_kept_until_pixels_change():
+    data = encoded(real_image().convert("P"), "PNG")
+    photo = decode(data)
+    assert photo.notes == ("palette converted to RGB",)
+    assert opened(encode(photo)).mode == "P"  # untouched: the original image data
+    assert opened(encode(changed(photo))).mode == "RGB"
+
+
+def test_sixteen_bit_grey_png_is_reduced():
+    wide = (np.asarray(real_image().convert("L")).astype(np.uint16) * 257).astype(">u2")
+    data = encoded(Image.frombytes("I;16B", (320, 240), wide.tobytes()), "PNG")
+    photo = decode(data)
+    assert photo.mode == "L" and "16-bit grey reduced to 8-bit" in photo.notes
+    assert np.array_equal(photo.pixels[:, :, 0], np.asarray(real_image().convert("L")))
+
+
+@pytest.mark.parametrize("lossless", [True, False])
+def test_webp_keeps_lossless_flag_alpha_and_icc(lossless):
+    rgba = real_image().convert("RGBA")
+    rgba.putalpha(128)
+    data = encoded(rgba, "WEBP", lossless=lossless, quality=80, icc_profile=b"profile" * 20)
+    photo = decode(data)
+    assert photo.encoding.lossless is lossless
+    out = encode(changed(photo))
+    assert (b"VP8L" in out) is lossless and (b"VP8 " in out) is not lossless
+    image = opened(out)
+    assert image.size == (320, 240) and image.mode == "RGBA"
+    assert image.info["icc_profile"] == b"profile" * 20
+    assert np.array_equal(np.asarray(image)[:, :, 3], np.full((240, 320), 128))
+    if lossless:
+        assert np.array_equal(np.asarray(image)[:, :, :3], changed(photo).pixels)
+
+
+def test_sent_pixels_are_what_a_reader_decodes():
+    photo = changed(decode(encoded(real_image(), "JPEG", quality=75)))
+    assert np.array_equal(sent_pixels(photo), decode(encode(photo)).pixels)
+    assert not np.array_equal(sent_pixels(photo), photo.pixels)  # JPEG is lossy
+
+
+@pytest.mark.parametrize("kind", ["GIF", "BMP", "TIFF"])
+def test_other_formats_are_not_supported_yet(kind):
+    with pytest.raises(UnsupportedImageError, match="not supported yet"):
+        decode(encoded(real_image(), kind))
+
+
+def test_animated_png_is_not_supported_yet():
+    frames = [real_image(), real_image().rotate(180)]
+    data = encoded(frames[0], "PNG", save_all=True, append_images=frames[1:])
+    with pytest.raises(UnsupportedImageError, match="animated"):
+        decode(data)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"hello world", b"\xff\xd8\xff\xe0" + bytes(40), b"\x89PNG\r\n\x1a\n" + bytes(30)],
+)
+def test_garbage_is_a_protection_error(data):
+    with pytest.raises(ProtectionError):
+        decode(data)
+
+
+def test_truncated_jpeg_is_a_protection_error(private_jpeg):
+    with pytest.raises(ProtectionError, match="JPEG"):
+        decode(private_jpeg[: len(private_jpeg) // 2])
+
+
+@pytest.mark.parametrize("side", [9500, 20000])  # over our limit; over Pillow's too
+def test_decompression_bomb_is_refused_before_decoding(side):
+    data = bytearray(encoded(real_image(), "JPEG"))
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = side.to_bytes(2, "big") * 2  # claim side x side pixels
+    with pytest.raises(ProtectionError, match=f"over the limit of {MAX_PIXELS} pixels"):
+        decode(bytes(data))
+
+
+def test_thumbnail_is_small_and_upright(hen_path):
+    photo = decode(jpeg_with_private_metadata(hen_path, size=(320, 240), orientation=6))
+    assert orientation(photo) == 6
+    thumb = Image.open(io.BytesIO(thumbnail(photo)))
+    assert thumb.format == "JPEG" and thumb.size == (192, 256)  # rotated for display

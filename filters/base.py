@@ -31,6 +31,8 @@ class FilterSettings:
 
     strength: str = "medium"
     seed: int | None = None
+    # The platform recompression to survive ("none", "facebook", "instagram").
+    profile: str = "none"
 
     def __post_init__(self) -> None:
         if self.strength not in STRENGTHS:

@@ -114,6 +114,7 @@ class Protector:
         strength: str = "medium",
         *,
         seed: int | None = None,
+        profile: str = "none",
     ) -> ProtectionResult:
         """Protect one image file; the output keeps its format and dimensions.
 
@@ -122,6 +123,7 @@ class Protector:
             filters: filter names, applied in order.
             strength: one of ``STRENGTHS``.
             seed: makes random choices repeatable; default derived from the file's SHA-256.
+            profile: the platform recompression the adversarial filters should survive.
 
         Raises:
             ProtectionError: undecodable or unsupported image, unknown filter or strength,
@@ -133,7 +135,9 @@ class Protector:
         data = bytes(data)
         names = _names(filters)
         sha_before = hashlib.sha256(data).hexdigest()
-        settings = FilterSettings(strength, int(sha_before[:16], 16) if seed is None else seed)
+        settings = FilterSettings(
+            strength, int(sha_before[:16], 16) if seed is None else seed, profile
+        )
         self.load(names)
         photo = decode(data)
         before = self.surrogate.predict(photo.pixels)

@@ -156,7 +156,9 @@ class VeilAddon:
         outcome = UploadOutcome(body=body)
 
         def transform(data: bytes, slot: ImageSlot) -> bytes:
-            result = self.protector.protect(data, policy.filters, policy.strength)
+            result = self.protector.protect(
+                data, policy.filters, policy.strength, profile=policy.profile
+            )
             outcome.protected.append((slot, result))
             return result.data
 

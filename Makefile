@@ -26,11 +26,19 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# Debian packages the tests use: certutil (NSS trust store, as `veil trust` uses).
+# What the tests use besides Python: certutil (NSS trust store, as `veil trust` uses),
+# Debian's chromium (the extension's Playwright tests), and web-ext from extension/'s
+# package-lock.json (`web-ext lint` of the Firefox build; needs node and npm).
+SYSTEM_PACKAGES := $(if $(shell command -v certutil),,libnss3-tools) \
+  $(if $(wildcard /usr/bin/chromium),,chromium)
 sysdeps:
-	@command -v certutil >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq libnss3-tools; \
-	  else echo "Install libnss3-tools (certutil) for the trust-store tests: sudo apt-get install libnss3-tools"; fi; }
+	@if [ -n "$(strip $(SYSTEM_PACKAGES))" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $(SYSTEM_PACKAGES); \
+	  else echo "Install for the tests: sudo apt-get install $(SYSTEM_PACKAGES)"; fi; fi
+	@if [ ! -x extension/node_modules/.bin/web-ext ] || \
+	  [ extension/package-lock.json -nt extension/node_modules/.package-lock.json ]; then \
+	  if command -v npm >/dev/null; then cd extension && npm ci --no-audit --no-fund --loglevel=error; \
+	  else echo "Install node and npm for the Firefox build's lint (web-ext)"; fi; fi
 
 test: lint sysdeps
 	$(BIN)/pytest -q

@@ -1,7 +1,8 @@
 """The control API: site policies and the audit log over local HTTP, for the extension and CLI.
 
 Any web page can make the browser send requests to 127.0.0.1, so every request must pass
-the Host check (DNS rebinding), the Origin check (foreign pages) and the bearer token.
+the Host check (DNS rebinding), the Origin check (foreign pages) and the bearer token; the one
+exception to the token is ``POST /pair``, which hands it over for the code `veil run` printed.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from proxy.openapi import API_PREFIX, openapi_spec
+from proxy.openapi import API_PREFIX, PAIR_PATH, openapi_spec
+from proxy.pairing import Pairing, PairingError
 from proxy.policies import PolicyError, normalize_site, parse_policy
 from proxy.store import THUMBNAIL_KINDS, Store, StoreError
 
@@ -26,6 +28,7 @@ __all__ = [
     "MAX_PAGE",
     "MIN_TOKEN_LENGTH",
     "ON_POLICIES_CHANGED_KEY",
+    "PAIRING_KEY",
     "STORE_KEY",
     "ApiConfig",
     "ApiError",
@@ -54,6 +57,7 @@ class ApiConfig:
     port: int
     allowed_origins: tuple[str, ...]  # e.g. ("chrome-extension://<id>",)
     version: str = "0.1.0"
+    proxy_port: int | None = None  # told to the extension at pairing, for its routing
 
     def __post_init__(self) -> None:
         # An empty or short token would let any local page in (compare_digest(b"", b"")).
@@ -76,6 +80,7 @@ STORE_KEY = web.AppKey("store", Store)
 CONFIG_KEY = web.AppKey("config", ApiConfig)
 FILTERS_KEY = web.AppKey("filters", list[dict[str, str]])
 ON_POLICIES_CHANGED_KEY = web.AppKey("on_policies_changed", Callable[[], None] | None)
+PAIRING_KEY = web.AppKey("pairing", Pairing)
 
 
 def _json(data: object, status: int = 200) -> web.Response:
@@ -88,19 +93,28 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
     return response
 
 
+def _origin_admitted(request: web.Request, origin: str) -> bool:
+    """Allowed extensions everywhere; Firefox's per-install origins also on /pair."""
+    pairing = request.app[PAIRING_KEY]
+    if request.path == API_PREFIX + PAIR_PATH:
+        return pairing.may_pair(origin)
+    return pairing.allowed(origin)
+
+
 def _check_request(request: web.Request, config: ApiConfig, origin: str | None) -> None:
-    """Host, then Origin, then (except for preflight) token and body shape."""
+    """Host, then Origin, then (except for preflight and pairing) token, then body shape."""
     allowed_hosts = {f"{name}:{config.port}" for name in ("127.0.0.1", "localhost", "[::1]")}
     if request.headers.get("Host", "").lower() not in allowed_hosts:
         raise ApiError(403, "Host not allowed: use 127.0.0.1, localhost or [::1] with the API port")
-    if origin is not None and origin not in config.allowed_origins:
+    if origin is not None and not _origin_admitted(request, origin):
         raise ApiError(403, "Origin not allowed")
     if request.method == "OPTIONS":
         return
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     expected = config.token.encode()
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        given.strip().encode("utf-8", "replace"), expected
+    if request.path != API_PREFIX + PAIR_PATH and (
+        scheme.lower() != "bearer"
+        or not hmac.compare_digest(given.strip().encode("utf-8", "replace"), expected)
     ):
         raise ApiError(401, "a valid bearer token is required", {"WWW-Authenticate": "Bearer"})
     if request.method != "GET" and request.body_exists:
@@ -152,7 +166,7 @@ async def guard(
         log.exception("control API: %s %s failed", request.method, request.path)
         response = _error(500, "internal error; see Veil's log")
     response.headers.update(_SECURITY_HEADERS)
-    if origin is not None and origin in config.allowed_origins:
+    if origin is not None and _origin_admitted(request, origin):
         response.headers.update({"Access-Control-Allow-Origin": origin, "Vary": "Origin"})
     return response
 
@@ -183,6 +197,20 @@ def _changed(request: web.Request) -> None:
 
 async def health(request: web.Request) -> web.Response:
     return _json({"status": "ok", "version": request.app[CONFIG_KEY].version})
+
+
+async def pair(request: web.Request) -> web.Response:
+    body = await _json_body(request)
+    if not isinstance(body, dict) or set(body) != {"code"}:
+        raise ApiError(400, 'the body must be {"code": "<the code `veil run` printed>"}')
+    try:
+        request.app[PAIRING_KEY].redeem(body["code"], request.headers.get("Origin"))
+    except PairingError as error:
+        raise ApiError(403, str(error)) from None
+    config = request.app[CONFIG_KEY]
+    return _json(
+        {"token": config.token, "proxy_port": config.proxy_port, "version": config.version}
+    )
 
 
 async def list_policies(request: web.Request) -> web.Response:
@@ -264,6 +292,7 @@ def _routes() -> list[web.RouteDef]:
 
     return [
         get("/health", health),
+        web.post(API_PREFIX + PAIR_PATH, pair),
         get("/policies", list_policies),
         get("/policies/{site}", get_policy),
         web.put(API_PREFIX + "/policies/{site}", put_policy),
@@ -282,12 +311,18 @@ def create_app(
     config: ApiConfig,
     filters: list[dict[str, str]],
     on_policies_changed: Callable[[], None] | None = None,
+    pairing: Pairing | None = None,
 ) -> web.Application:
-    """The control API application; ``filters`` lists {"name", "description"} of each filter."""
+    """The control API application; ``filters`` lists {"name", "description"} of each filter.
+
+    ``pairing`` holds the code and the paired origins; by default a fresh one that allows
+    ``config.allowed_origins`` and announces its codes nowhere.
+    """
     app = web.Application(middlewares=[guard], client_max_size=MAX_BODY_BYTES)
     app[STORE_KEY] = store
     app[CONFIG_KEY] = config
     app[FILTERS_KEY] = [{"name": f["name"], "description": f["description"]} for f in filters]
     app[ON_POLICIES_CHANGED_KEY] = on_policies_changed
+    app[PAIRING_KEY] = pairing or Pairing(config.allowed_origins)
     app.add_routes(_routes())
     return app

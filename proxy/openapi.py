@@ -10,9 +10,11 @@ from typing import Any
 from proxy.policies import FAILURE_ACTIONS, PROFILES, STRENGTHS
 from proxy.store import OUTCOMES, THUMBNAIL_KINDS
 
-__all__ = ["API_PREFIX", "openapi_spec"]
+__all__ = ["API_PREFIX", "PAIR_PATH", "openapi_spec"]
 
 API_PREFIX = "/api/v1"
+# The one route without the bearer token: it hands the token over (see proxy.pairing).
+PAIR_PATH = "/pair"
 
 _STRING_OR_NULL = {"type": ["string", "null"]}
 _INT_OR_NULL = {"type": ["integer", "null"]}
@@ -93,6 +95,16 @@ _SCHEMAS: dict[str, Any] = {
     "Error": _object({"error": {"type": "string"}}),
     "Health": _object(
         {"status": {"type": "string", "enum": ["ok"]}, "version": {"type": "string"}}
+    ),
+    "PairRequest": _object(
+        {"code": {"type": "string", "description": "The pairing code `veil run` printed."}}
+    ),
+    "Paired": _object(
+        {
+            "token": {"type": "string", "description": "The bearer token for every other call."},
+            "proxy_port": {**_INT_OR_NULL, "description": "Where to send protected sites."},
+            "version": {"type": "string"},
+        }
     ),
     "Policy": _object(_POLICY_FIELDS),
     "PolicyInput": _object(_POLICY_FIELDS, required=[]),
@@ -202,8 +214,27 @@ def _paths(max_page: int) -> dict[str, Any]:
         "parameters": [_SITE],
         "responses": {"204": {"description": "Deleted"}, **_errors(400, 404)},
     }
+    pair = {
+        "summary": "Trade the printed pairing code for the token (no token needed); single use",
+        "description": "Allowed from the extension's fixed origin, from moz-extension:// origins "
+        "(recorded on success, allowed from then on) and from local programs sending no Origin. "
+        "Each code works once; after 5 wrong codes `veil run` prints a new one.",
+        "security": [],
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _ref("PairRequest")}},
+        },
+        "responses": {
+            "200": _json("Paired", "Paired: the token and the proxy port"),
+            "400": _json("Error", "Invalid input"),
+            "403": _json("Error", "Wrong code, or Host or Origin not allowed"),
+            "413": _json("Error", "Request body too large"),
+            "415": _json("Error", "Body is not application/json"),
+        },
+    }
     return {
         "/health": {"get": _get("Liveness and version", "Health")},
+        PAIR_PATH: {"post": pair},
         "/policies": {"get": _get("All site policies", "PolicyList")},
         "/policies/{site}": {
             "get": _get("One site's policy", "Policy", 400, 404, parameters=[_SITE]),
@@ -229,7 +260,7 @@ def openapi_spec(version: str, port: int, max_page: int) -> dict[str, Any]:
             "description": "Local control of Veil's site policies and audit log. Every call needs "
             "the bearer token; the Host must be 127.0.0.1, localhost or [::1] with the API's "
             "port; an Origin, when sent, must be an allowed extension. OPTIONS answers CORS "
-            "preflights from allowed origins.",
+            "preflights from allowed origins. The extension gets the token by pairing.",
         },
         "servers": [{"url": f"http://127.0.0.1:{port}{API_PREFIX}"}],
         "security": [{"bearer": []}],

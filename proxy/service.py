@@ -18,10 +18,11 @@ from certs.trust import trust_instructions
 from filters import Protector, describe_filters
 from proxy.addon import VeilAddon
 from proxy.api import ApiConfig, create_app
+from proxy.pairing import Pairing, format_code
 from proxy.settings import Settings, ensure_token
 from proxy.store import Store
 
-__all__ = ["ControlApiServer", "serve"]
+__all__ = ["ControlApiServer", "announce_code", "serve"]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,11 @@ def _upstream_bundle(settings: Settings) -> str | None:
     return str(bundle)
 
 
+def announce_code(code: str) -> None:
+    """Print a new pairing code (after one was used or burnt by wrong guesses)."""
+    print(f"New pairing code for the browser extension: {format_code(code)}", flush=True)
+
+
 async def serve(settings: Settings) -> None:
     """Run until SIGINT/SIGTERM. Models load here, once, before the first connection."""
     ca = ensure_ca(settings.ca_dir)
@@ -73,13 +79,19 @@ async def serve(settings: Settings) -> None:
     )
     master = DumpMaster(options, with_termlog=False, with_dumper=False)
     addon = VeilAddon(store, protector, settings)
+    origins = tuple(settings.extension_origins)
+    pairing = Pairing(origins, settings.paired_origins_path)
     app = create_app(
         store,
         ApiConfig(
-            token=token, port=settings.api_port, allowed_origins=tuple(settings.extension_origins)
+            token=token,
+            port=settings.api_port,
+            allowed_origins=origins,
+            proxy_port=settings.proxy_port,
         ),
         filter_infos,
         on_policies_changed=addon.reload_policies,
+        pairing=pairing,
     )
     master.addons.add(addon, ControlApiServer(app, "127.0.0.1", settings.api_port))
     options.update(
@@ -99,11 +111,14 @@ async def serve(settings: Settings) -> None:
         f"(bearer token in {settings.token_path})\n"
         f"  protected:    {len(store.list_policies())} site policies; filters: "
         f"{', '.join(info['name'] for info in filter_infos)}\n"
+        f"  pairing code: {format_code(pairing.code)} (type it into the browser extension's "
+        f"options; single use)\n"
         f"  home:         {settings.home}\n"
         f"  CA cert:      {ca.cert_pem} (SHA-256 {ca.fingerprint_sha256})\n"
         f"{trust_instructions(ca.cert_pem)}",
         flush=True,
     )
+    pairing.on_new_code = announce_code
     try:
         await master.run()
     finally:

@@ -8,9 +8,20 @@ import secrets
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-__all__ = ["DEFAULT_HOME", "Settings", "ensure_token", "load_settings"]
+__all__ = [
+    "DEFAULT_HOME",
+    "EXTENSION_ID",
+    "EXTENSION_ORIGIN",
+    "Settings",
+    "ensure_token",
+    "load_settings",
+]
 
 DEFAULT_HOME = Path("~/.veil")
+# Chromium derives an extension's id from the "key" in its manifest (extension/src/manifest.json):
+# a fixed id gives a fixed origin that the control API can allow before any pairing.
+EXTENSION_ID = "cliofbbfdemojneodkampibogbigekbb"
+EXTENSION_ORIGIN = f"chrome-extension://{EXTENSION_ID}"
 SETTINGS_FILE = "settings.json"
 # The control API token is the key to every policy: only its owner may read it.
 TOKEN_MODE = 0o600
@@ -24,8 +35,10 @@ class Settings:
     listen_host: str = "127.0.0.1"
     proxy_port: int = 8350
     api_port: int = 8351
-    # Browser-extension origins allowed to call the control API (chrome-extension://ID, ...).
-    extension_origins: list[str] = field(default_factory=list)
+    # Browser-extension origins allowed to call the control API (with the token). Veil's own
+    # Chromium extension by default; a list here replaces the default. Firefox's per-install
+    # moz-extension:// origins are added by pairing (see proxy.pairing), not listed here.
+    extension_origins: list[str] = field(default_factory=lambda: [EXTENSION_ORIGIN])
     # A photo whose protection takes longer than this is treated as a failed protection.
     filter_deadline_s: float = 60.0
     # host -> "ip:port": where to connect for that host (a local test site, a dev server).
@@ -44,6 +57,10 @@ class Settings:
     @property
     def token_path(self) -> Path:
         return self.home / "token"
+
+    @property
+    def paired_origins_path(self) -> Path:
+        return self.home / "paired-origins"
 
     @property
     def settings_path(self) -> Path:
@@ -71,6 +88,10 @@ def _check(settings: Settings) -> Settings:
         raise ValueError("proxy_port and api_port must differ")
     if not isinstance(settings.filter_deadline_s, int | float) or settings.filter_deadline_s <= 0:
         raise ValueError("filter_deadline_s must be a positive number of seconds")
+    if not isinstance(settings.extension_origins, list) or not all(
+        isinstance(origin, str) and "://" in origin for origin in settings.extension_origins
+    ):
+        raise ValueError("extension_origins must be a list of origins like chrome-extension://ID")
     for host, target in settings.connect_overrides.items():
         address, _, port = target.rpartition(":")
         if not address or not port.isdigit():

@@ -12,8 +12,9 @@ import pytest_asyncio
 from aiohttp.test_utils import TestClient
 
 from proxy import api as api_module
-from proxy.api import MAX_BODY_BYTES, MAX_PAGE, ApiConfig, create_app
+from proxy.api import MAX_BODY_BYTES, MAX_PAGE, PAIRING_KEY, ApiConfig, create_app
 from proxy.openapi import API_PREFIX, openapi_spec
+from proxy.pairing import MAX_ATTEMPTS, Pairing, format_code
 from proxy.policies import Policy
 from proxy.store import AuditEntry, Store
 from tests.proxy.schema_check import problems
@@ -24,6 +25,7 @@ TOKEN = secrets.token_urlsafe(32)
 PORT = 8351
 HOST = f"127.0.0.1:{PORT}"
 ORIGIN = "chrome-extension://abcdefghijklmnopabcdefghijklmnop"
+FIREFOX = "moz-extension://0f3c6e0a-9d1b-4c59-9b0e-2f1f6c3b8a11"
 FILTERS = [
     {"name": "metadata", "description": "Strip metadata"},
     {"name": "pfgsm", "description": "Scene privacy"},
@@ -47,9 +49,11 @@ def changes() -> list[str]:
 def make_client(aiohttp_client: Any, store: Store, changes: list[str]) -> MakeClient:
     """A client of a fresh app; its default headers are the ones given (Host among them)."""
 
-    async def make(**headers: str) -> TestClient:
+    async def make(pairing: Pairing | None = None, **headers: str) -> TestClient:
         config = ApiConfig(token=TOKEN, port=PORT, allowed_origins=(ORIGIN,))
-        app = create_app(store, config, FILTERS, on_policies_changed=lambda: changes.append("x"))
+        app = create_app(
+            store, config, FILTERS, on_policies_changed=lambda: changes.append("x"), pairing=pairing
+        )
         return await aiohttp_client(app, headers=headers)
 
     return make
@@ -385,6 +389,12 @@ async def test_real_responses_match_spec(
         ("GET", "/stats", "/stats", None),
         ("GET", "/openapi.json", "/openapi.json", None),
     ]
+    code = client.app[PAIRING_KEY].code
+    calls += [
+        ("POST", "/pair", "/pair", {"code": code}),
+        ("POST", "/pair", "/pair", {"code": code}),  # used up
+        ("POST", "/pair", "/pair", {"code": 5}),
+    ]
     anon = await make_client(Host=HOST)
     rebound = await make_client(Host="evil.example:8351", **AUTH)
     seen_statuses = set()
@@ -405,3 +415,95 @@ async def test_real_responses_match_spec(
     assert seen_statuses == {200, 201, 204, 400, 401, 403, 404}
     covered = {(method.lower(), template) for method, template, _, _ in calls}
     assert covered == {(m, path) for path, ops in spec["paths"].items() for m in ops}
+
+
+# Pairing ----------------------------------------------------------------------------------
+
+
+async def pair(client: TestClient, code: object, origin: str | None = ORIGIN) -> Any:
+    headers = {"Origin": origin} if origin is not None else {}
+    return await client.post(url("/pair"), json={"code": code}, headers=headers)
+
+
+async def test_pairing_hands_over_the_token_once(make_client: MakeClient) -> None:
+    anon = await make_client(Host=HOST)  # no token: that is what pairing is for
+    pairing = anon.app[PAIRING_KEY]
+    first = pairing.code
+    response = await pair(anon, format_code(first).lower())  # typed loosely: still good
+    assert response.status == 200
+    assert await response.json() == {"token": TOKEN, "proxy_port": None, "version": "0.1.0"}
+    assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
+    await expect_error(await pair(anon, first), 403, "wrong pairing code")
+    assert pairing.code != first
+    assert (await pair(anon, pairing.code, origin=None)).status == 200  # a local program
+
+
+async def test_firefox_origin_is_allowed_once_paired(
+    make_client: MakeClient, store: Store, tmp_path: Path
+) -> None:
+    pairing = Pairing((ORIGIN,), tmp_path / "paired-origins")  # as `veil run` passes its own
+    client = await make_client(pairing, Host=HOST, **AUTH)
+    firefox = {"Origin": FIREFOX}
+    await expect_error(await client.get(url("/policies"), headers=firefox), 403, "origin")
+    preflight = {**firefox, "Access-Control-Request-Method": "POST"}
+    response = await client.options(url("/pair"), headers=preflight)
+    assert response.status == 204 and response.headers["Access-Control-Allow-Origin"] == FIREFOX
+    assert (await pair(client, pairing.code, origin=FIREFOX)).status == 200
+    response = await client.get(url("/policies"), headers=firefox)
+    assert response.status == 200 and response.headers["Access-Control-Allow-Origin"] == FIREFOX
+    other_firefox = {"Origin": FIREFOX.replace("0f3c", "1f3c")}
+    await expect_error(await client.get(url("/policies"), headers=other_firefox), 403, "origin")
+    reloaded = Pairing((ORIGIN,), tmp_path / "paired-origins")  # the next `veil run`
+    assert reloaded.allowed(FIREFOX) and not reloaded.allowed(other_firefox["Origin"])
+
+
+@pytest.mark.parametrize(
+    "origin",
+    ["https://evil.example", "null", "moz-extension://not-a-uuid", "chrome-extension://other",
+     FIREFOX + ".evil.example", "http://127.0.0.1:8351"],
+)  # fmt: skip
+async def test_pairing_refuses_foreign_origins(make_client: MakeClient, origin: str) -> None:
+    anon = await make_client(Host=HOST)
+    code = anon.app[PAIRING_KEY].code
+    response = await pair(anon, code, origin=origin)
+    await expect_error(response, 403, "origin")
+    assert "Access-Control-Allow-Origin" not in response.headers
+    assert anon.app[PAIRING_KEY].code == code, "a refused origin must not burn the code"
+    assert not anon.app[PAIRING_KEY].paired_origins
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "message"),
+    [
+        (b'{"code": "x"', "application/json", 400, "not valid JSON"),
+        (b'{"code": "x", "origin": "y"}', "application/json", 400, "body must be"),
+        (b'["code"]', "application/json", 400, "body must be"),
+        (b'{"code": 12345678}', "application/json", 403, "pairing code"),
+        (b'{"code": "' + b"A" * 40 + b'"}', "application/json", 403, "pairing code"),
+        (b'{"code": "x"}', "text/plain", 415, "application/json"),
+        (b"code=x", "application/x-www-form-urlencoded", 415, "application/json"),
+    ],
+)
+async def test_bad_pairing_requests(
+    make_client: MakeClient, body: bytes, content_type: str, status: int, message: str
+) -> None:
+    anon = await make_client(Host=HOST)
+    headers = {"Origin": ORIGIN, "Content-Type": content_type}
+    response = await anon.post(url("/pair"), data=body, headers=headers)
+    await expect_error(response, status, message)
+
+
+async def test_wrong_codes_burn_the_code(make_client: MakeClient) -> None:
+    anon = await make_client(Host=HOST)
+    pairing = anon.app[PAIRING_KEY]
+    announced: list[str] = []
+    pairing.on_new_code = announced.append
+    first = pairing.code
+    wrong = "".join("A" if c != "A" else "B" for c in first)
+    for attempt in range(MAX_ATTEMPTS):
+        response = await pair(anon, wrong)
+        await expect_error(response, 403, "wrong pairing code")
+        assert (pairing.code == first) == (attempt < MAX_ATTEMPTS - 1)
+    assert "new one" in (await response.json())["error"] and announced == [pairing.code]
+    await expect_error(await pair(anon, first), 403, "wrong pairing code")
+    assert (await pair(anon, announced[0])).status == 200

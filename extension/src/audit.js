@@ -1,0 +1,90 @@
+// The audit page: recent uploads, before and after, what was removed and what the classifier saw.
+
+import { send } from "./lib/ext.js";
+
+const $ = (id) => document.getElementById(id);
+const PAGE = 50;
+
+function el(tag, text, className) {
+  const node = document.createElement(tag);
+  if (text !== undefined) node.textContent = text;
+  if (className) node.className = className;
+  return node;
+}
+
+function percent(confidence) {
+  return confidence === null ? "" : ` (${Math.round(confidence * 100)}%)`;
+}
+
+function fact(list, term, value) {
+  if (value === null || value === undefined || value === "") return;
+  list.append(el("dt", term), el("dd", value));
+}
+
+function thumbnail(entry, which) {
+  const figure = el("figure");
+  const img = document.createElement("img");
+  img.alt = `${which === "before" ? "Before" : "After"}: ${entry.filename || "photo"} sent to ${entry.site}`;
+  img.className = which;
+  figure.append(img, el("figcaption", which === "before" ? "Before" : "After (what the site got)"));
+  send("thumbnail", { id: entry.id, which })
+    .then((url) => { img.src = url; })
+    .catch(() => { img.alt = `${img.alt} (no thumbnail)`; });
+  return figure;
+}
+
+function card(entry) {
+  const article = el("article", undefined, `entry ${entry.outcome}`);
+  article.dataset.id = entry.id;
+  const header = el("header");
+  const time = el("time", new Date(entry.time).toLocaleString());
+  time.dateTime = entry.time;
+  header.append(el("span", entry.outcome, `outcome ${entry.outcome}`), el("strong", entry.site), time,
+    el("span", `${entry.method} ${entry.path}`, "muted"));
+  article.append(header);
+  if (entry.outcome === "blocked") {
+    article.append(el("p", `Blocked: ${entry.reason || "protection failed"}. The site received nothing.`, "reason"));
+  } else if (entry.outcome === "passed") {
+    article.append(el("p", `Sent unchanged: ${entry.reason || "the policy allows the original"}.`, "reason"));
+  }
+  if (entry.thumbnails.length) {
+    const thumbs = el("div", undefined, "thumbs");
+    thumbs.append(...entry.thumbnails.map((which) => thumbnail(entry, which)));
+    article.append(thumbs);
+  }
+  const facts = el("dl");
+  fact(facts, "Photo", [entry.filename, entry.format, entry.width && `${entry.width}×${entry.height}`].filter(Boolean).join(", "));
+  fact(facts, "Removed", entry.metadata_removed.length ? entry.metadata_removed.join(", ") : "no metadata found");
+  if (entry.label_before) {
+    fact(facts, "Classifier saw", `${entry.label_before}${percent(entry.confidence_before)} → ${entry.label_after || "?"}${percent(entry.confidence_after)}`);
+  }
+  if (entry.ssim !== null) fact(facts, "Quality", `SSIM ${entry.ssim.toFixed(3)}, PSNR ${entry.psnr === null ? "∞" : entry.psnr.toFixed(1)} dB`);
+  fact(facts, "Filters", entry.filters.length ? `${entry.filters.join(", ")} (${entry.strength})` : "");
+  if (entry.size_before !== null) fact(facts, "Size", `${entry.size_before} → ${entry.size_after ?? "–"} bytes`);
+  if (entry.elapsed_ms !== null) fact(facts, "Took", `${Math.round(entry.elapsed_ms)} ms`);
+  article.append(facts);
+  return article;
+}
+
+async function load() {
+  const site = $("site").value;
+  try {
+    const page = await send("audit", { site, limit: PAGE });
+    const known = new Set([...$("site").options].map((option) => option.value));
+    for (const name of page.sites) {
+      if (!known.has(name)) $("site").append(new Option(name, name));
+    }
+    $("summary").textContent = `${page.total} upload${page.total === 1 ? "" : "s"}${site ? ` to ${site}` : ""}` +
+      (page.total > page.items.length ? `, newest ${page.items.length} shown` : "");
+    $("entries").replaceChildren(...page.items.map(card));
+    $("notice").hidden = true;
+  } catch (error) {
+    $("notice").textContent = `Cannot read the audit log: ${error.message}`;
+    $("notice").hidden = false;
+  }
+}
+
+const wanted = new URLSearchParams(location.search).get("site");
+if (wanted) $("site").append(new Option(wanted, wanted, true, true));
+$("site").addEventListener("change", load);
+load();

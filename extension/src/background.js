@@ -1,0 +1,110 @@
+// Veil's service worker: routes protected sites to Veil's proxy, keeps the badge, notifies,
+// and answers the popup, options and audit pages (the only callers of the control API).
+
+import * as ext from "./lib/ext.js";
+import { ControlApi } from "./lib/api.js";
+import { bestPolicy, hostOf, normalizeHost, siteMatches } from "./lib/routing.js";
+import * as state from "./lib/state.js";
+
+const POLICY_FIELDS = ["enabled", "filters", "strength", "on_failure", "profile"];
+const UPLOAD_METHODS = new Set(["POST", "PUT", "PATCH"]);
+
+// Listeners at top level: an MV3 worker is woken by the event and must find them registered.
+ext.onStart(() => state.applyRouting().then(state.refresh).catch(console.warn));
+ext.everyMinute("refresh", () => state.refresh().catch(console.warn));
+if (ext.perRequestProxy) ext.onProxyRequest((details) => state.proxyFor(hostOf(details.url)));
+ext.onRequestDone(
+  (details) => state.requestFailed(hostOf(details.url), details.error).catch(console.warn),
+  (details) => {
+    if (UPLOAD_METHODS.has(details.method)) state.refresh().catch(console.warn);
+  },
+);
+ext.onMessage((request) => {
+  const handler = HANDLERS[request && request.type];
+  if (!handler) return Promise.reject(new Error(`unknown request ${request && request.type}`));
+  return handler(request);
+});
+
+function policyBody(policy) {
+  return Object.fromEntries(POLICY_FIELDS.filter((key) => key in policy).map((key) => [key, policy[key]]));
+}
+
+async function pair({ apiPort, code }) {
+  const port = Number(apiPort);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error("the API port must be 1-65535");
+  const paired = await new ControlApi(port).pair(String(code || ""));
+  await state.save({ apiPort: port, token: paired.token, proxyPort: paired.proxy_port || state.DEFAULT_PROXY_PORT, blockedSeen: null });
+  return state.status();
+}
+
+async function unpair() {
+  await state.save({ token: "" });
+  return state.status();
+}
+
+/** The popup's view of one tab's site. */
+async function site({ tabId }) {
+  const host = hostOf(await ext.tabUrl(tabId));
+  const status = await state.status();
+  const running = status.running;
+  const { policies, defaults } = await state.load();
+  const policy = host ? bestPolicy(policies, host) : null;
+  let filters = [];
+  let protectedHere = 0;
+  if (running) {
+    const api = await state.client();
+    const [known, stats] = await Promise.all([api.filters(), api.stats()]);
+    filters = known;
+    const under = policy ? policy.site : host;
+    protectedHere = stats.sites
+      .filter((entry) => siteMatches(under, entry.site))
+      .reduce((sum, entry) => sum + entry.protected, 0);
+  }
+  return { host, policy, defaults, filters, protectedHere, status };
+}
+
+/** Change a site's policy (created from the defaults when it has none). */
+async function setPolicy({ site, changes }) {
+  const { policies, defaults } = await state.load();
+  const current = policies.find((policy) => policy.site === site) || { enabled: true, ...defaults };
+  const saved = await (await state.client()).putPolicy(site, policyBody({ ...current, ...changes }));
+  await state.refresh();
+  return saved;
+}
+
+async function deletePolicy({ site }) {
+  await (await state.client()).deletePolicy(site);
+  await state.refresh();
+  return null;
+}
+
+async function setDefaults({ defaults }) {
+  const clean = policyBody(defaults);
+  delete clean.enabled;
+  if (!Array.isArray(clean.filters) || !clean.filters.length) throw new Error("choose at least one filter");
+  await state.save({ defaults: { ...state.DEFAULT_POLICY, ...clean } });
+  return (await state.load()).defaults;
+}
+
+const HANDLERS = {
+  status: () => state.status(),
+  pair,
+  unpair,
+  site,
+  setPolicy,
+  deletePolicy,
+  setDefaults,
+  options: async () => {
+    await state.refresh();
+    const { apiPort, defaults, policies, token } = await state.load();
+    const filters = token ? await (await state.client()).filters().catch(() => []) : [];
+    return { apiPort, defaults, policies, filters, status: await state.status() };
+  },
+  addSite: ({ site }) => setPolicy({ site: normalizeHost(site), changes: {} }),
+  audit: async ({ site, limit }) => {
+    const api = await state.client();
+    const [page, stats] = await Promise.all([api.audit({ site, limit }), api.stats()]);
+    return { ...page, sites: stats.sites.map((entry) => entry.site) };
+  },
+  thumbnail: async ({ id, which }) => (await state.client()).thumbnail(id, which),
+};

@@ -1,0 +1,101 @@
+// The one module that calls Veil's control API (http://127.0.0.1:<port>/api/v1).
+
+export const DEFAULT_API_PORT = 8351;
+const TIMEOUT_MS = 5000;
+
+/** Veil does not answer: it is not running, or not on this port. */
+export class VeilUnreachable extends Error {}
+
+/** Veil answered with an error: status and its message. */
+export class VeilRefused extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+export class ControlApi {
+  constructor(port, token = "") {
+    this.base = `http://127.0.0.1:${Number(port)}/api/v1`;
+    this.token = token;
+  }
+
+  async call(method, path, body, { raw = false } = {}) {
+    const headers = {};
+    if (this.token) headers.Authorization = `Bearer ${this.token}`;
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    let response;
+    try {
+      response = await fetch(this.base + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        cache: "no-store",
+        credentials: "omit",
+        signal: AbortSignal.timeout(TIMEOUT_MS),
+      });
+    } catch (error) {
+      throw new VeilUnreachable(`Veil is not running (nothing answers at ${this.base}): ${error.message}`);
+    }
+    if (!response.ok) {
+      let message = `HTTP ${response.status}`;
+      try {
+        message = (await response.json()).error || message;
+      } catch {
+        // not JSON: keep the status line
+      }
+      throw new VeilRefused(response.status, message);
+    }
+    if (raw) return response;
+    return response.status === 204 ? null : response.json();
+  }
+
+  /** Trade the printed code for the token: {token, proxy_port, version}. */
+  pair(code) {
+    return this.call("POST", "/pair", { code });
+  }
+
+  health() {
+    return this.call("GET", "/health");
+  }
+
+  async policies() {
+    return (await this.call("GET", "/policies")).items;
+  }
+
+  putPolicy(site, policy) {
+    return this.call("PUT", `/policies/${encodeURIComponent(site)}`, policy);
+  }
+
+  deletePolicy(site) {
+    return this.call("DELETE", `/policies/${encodeURIComponent(site)}`);
+  }
+
+  async filters() {
+    return (await this.call("GET", "/filters")).items;
+  }
+
+  stats() {
+    return this.call("GET", "/stats");
+  }
+
+  audit({ site = "", limit = 50, offset = 0 } = {}) {
+    const query = new URLSearchParams({ limit: String(limit), offset: String(offset) });
+    if (site) query.set("site", site);
+    return this.call("GET", `/audit?${query}`);
+  }
+
+  /** A thumbnail as a data: URL, so pages can show it without holding the token. */
+  async thumbnail(id, which) {
+    const response = await this.call("GET", `/audit/${Number(id)}/thumbnails/${which}`, undefined, {
+      raw: true,
+    });
+    const type = response.headers.get("Content-Type") || "image/jpeg";
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    let binary = "";
+    for (let i = 0; i < bytes.length; i += 0x8000) {
+      binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    }
+    return `data:${type.split(";")[0]};base64,${btoa(binary)}`;
+  }
+}

@@ -1,0 +1,211 @@
+"""One real Veil, one HTTPS site and one headless Chromium with the unpacked extension.
+
+Chromium trusts Veil's CA and the site's own CA through an NSS database in a temporary HOME
+(what `veil trust` does for a user), and resolves the made-up host to the site's port: a
+request the extension does not route to Veil really reaches the site, so "the site got
+nothing" proves that Veil's routing failed closed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from playwright.sync_api import BrowserContext, Page, Playwright, Worker, sync_playwright
+
+from certs.trust import install_nss_trust
+from proxy.settings import EXTENSION_ID
+from tests.support import REPO, Upstream, VeilProcess, free_port, write_upstream_certs
+
+EXTENSION_SRC = REPO / "extension" / "src"
+CHROMIUM = Path("/usr/bin/chromium")
+PROTECTED = "photos.veil-test.example"
+# Set VEIL_SCREENSHOTS=docs/screenshots to refresh the README's screenshots.
+SCREENSHOTS = os.environ.get("VEIL_SCREENSHOTS")
+
+# A photo site's upload page: a form whose photo is sent with fetch, as sites do.
+UPLOAD_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Photos</title>
+</head><body><h1>Share a photo</h1>
+<form id="form"><input type="file" id="photo" name="file" accept="image/*">
+<input id="path" value="/upload/photo" aria-label="path"><input name="caption" value="Our holiday">
+<button>Upload</button></form><p id="result"></p>
+<script>
+document.getElementById("form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const result = document.getElementById("result");
+  result.textContent = "sending";
+  try {
+    const path = document.getElementById("path").value;
+    const response = await fetch(path, {method: "POST", body: new FormData(event.target)});
+    result.textContent = "status " + response.status;
+  } catch (error) {
+    result.textContent = "failed: " + error.message;
+  }
+});
+</script></body></html>"""
+
+
+class PhotoSite(Upstream):
+    """The test upstream, also serving the upload page at /."""
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        if request.method == "GET" and request.path == "/":
+            return web.Response(text=UPLOAD_PAGE, content_type="text/html")
+        return await super()._handle(request)
+
+
+class HostilePage:
+    """A plain page on another origin (http://127.0.0.1:<port>) serving the given HTML."""
+
+    def __init__(self) -> None:
+        self.html = ""
+        page = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = page.html.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PhotoSite]:
+    ca, cert, key = write_upstream_certs(tmp_path_factory.mktemp("site"), [PROTECTED])
+    server = PhotoSite(cert, key).start()
+    server.ca = ca  # type: ignore[attr-defined]
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def veil(tmp_path_factory: pytest.TempPathFactory, site: PhotoSite) -> Iterator[VeilProcess]:
+    # No extension_origins: the extension's fixed origin must be allowed by default.
+    process = VeilProcess(
+        tmp_path_factory.mktemp("veil-home"),
+        {
+            "connect_overrides": {PROTECTED: f"127.0.0.1:{site.port}"},
+            "upstream_trusted_ca": str(site.ca),  # type: ignore[attr-defined]
+        },
+    ).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def hostile() -> Iterator[HostilePage]:
+    page = HostilePage()
+    yield page
+    page.stop()
+
+
+def pairing_code(veil: VeilProcess) -> str:
+    """The newest pairing code `veil run` printed."""
+    codes = re.findall(r"pairing code[^:]*: ([A-Z0-9]{4}-[A-Z0-9]{4})", veil.log())
+    assert codes, veil.log()
+    return codes[-1]
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def browser(
+    playwright: Playwright,
+    veil: VeilProcess,
+    site: PhotoSite,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[BrowserContext]:
+    home = tmp_path_factory.mktemp("browser-home")
+    for ca in (veil.ca_cert, site.ca):  # type: ignore[attr-defined]
+        install_nss_trust(ca, home / ".pki" / "nssdb")
+    context = playwright.chromium.launch_persistent_context(
+        str(home / "profile"),
+        executable_path=str(CHROMIUM),
+        headless=True,
+        env={**os.environ, "HOME": str(home)},
+        args=[
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--disable-extensions-except={EXTENSION_SRC}",
+            f"--load-extension={EXTENSION_SRC}",
+            f"--host-resolver-rules=MAP {PROTECTED} 127.0.0.1:{site.port}",
+        ],
+    )
+    context.set_default_timeout(30_000)
+    yield context
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def worker(browser: BrowserContext) -> Worker:
+    """The extension's service worker, for what only it can read (badge, storage, tabs)."""
+    worker = browser.service_workers[0] if browser.service_workers else None
+    worker = worker or browser.wait_for_event("serviceworker")
+    assert worker.url == f"chrome-extension://{EXTENSION_ID}/background.js"
+    return worker
+
+
+@pytest.fixture
+def extension_page(browser: BrowserContext, worker: Worker) -> Iterator[Callable[[str], Page]]:
+    """Open chrome-extension://<id>/<path> in a new tab; the tabs close after the test."""
+    pages: list[Page] = []
+
+    def open_page(path: str) -> Page:
+        page = browser.new_page()
+        page.set_viewport_size({"width": 900, "height": 700})
+        page.goto(f"chrome-extension://{EXTENSION_ID}/{path}")
+        pages.append(page)
+        return page
+
+    yield open_page
+    for page in pages:
+        page.close()
+
+
+def wait_until(check: Callable[[], object], timeout_s: float = 20.0) -> object:
+    """Poll ``check`` until it returns something truthy (for state outside any page)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            assert value, "timed out waiting"
+            return value
+        time.sleep(0.1)
+
+
+def screenshot(page: Page, name: str, tmp_path: Path) -> Path:
+    folder = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    page.screenshot(path=str(path), full_page=True)
+    assert path.read_bytes().startswith(b"\x89PNG")
+    return path

@@ -1,7 +1,8 @@
 """The mitmproxy addon: decrypts only protected sites and protects the images they are sent.
 
-Hooks check, then hand off: the body work is pure (proxy.uploads) and the image work
-(filters.Protector) runs on one worker thread, so other flows keep moving meanwhile.
+Hooks check, then hand off: the body work is pure (proxy.uploads, proxy.adapters,
+proxy.streamguard) and the image work (filters.Protector) runs on one worker thread, so other
+flows keep moving meanwhile. Uploads too large to buffer stream through a StreamGuard.
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ from mitmproxy import connection, ctx, http, tls
 from mitmproxy.proxy import server_hooks
 
 from filters import ProtectionResult, Protector
+from proxy.adapters import Adapter, Plan, default_adapters
+from proxy.flows import audit_entry, close_connections, upload_request
 from proxy.policies import Policy, best_policy
 from proxy.settings import Settings
-from proxy.store import AuditEntry, Store
+from proxy.store import Store
+from proxy.streamguard import StreamGuard, should_stream
 from proxy.uploads import ImageSlot, find_images, rewrite_body
 
 __all__ = ["BLOCK_STATUS", "VeilAddon"]
@@ -26,6 +30,8 @@ log = logging.getLogger(__name__)
 
 # What a client sees when its upload was stopped: a refusal it will not retry blindly.
 BLOCK_STATUS = 403
+# flow.metadata key: the adapter that wants to read this flow's response.
+_WATCH = "veil.adapter"
 
 
 @dataclass
@@ -42,6 +48,7 @@ class VeilAddon:
         self.protector = protector
         self.settings = settings
         self._policies: list[Policy] = store.list_policies()
+        self.adapters: list[Adapter] = default_adapters()
         # One worker: the filters use every core already, and one photo at a time keeps memory flat.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="veil-filters")
         self._tunnels: dict[
@@ -106,12 +113,28 @@ class VeilAddon:
         return self.policy_for(flow.request.pretty_host, flow.request.host)
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
-        if self._flow_policy(flow) is None:
+        policy = self._flow_policy(flow)
+        if policy is None:
             flow.request.stream = True  # unprotected: never buffer it
+            return
+        length = flow.request.headers.get("content-length", "")
+        if should_stream(int(length) if length.strip().isdigit() else None):
+            headers = flow.request.headers
+            flow.request.stream = StreamGuard(
+                headers.get("content-type"),
+                headers.get("content-encoding"),
+                lambda reason: self._streamed_image(flow, policy, reason),
+            )
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
-        if flow.response is not None:
+        if flow.response is not None and _WATCH not in flow.metadata:
             flow.response.stream = True  # responses are never rewritten
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        watched = flow.metadata.pop(_WATCH, None)
+        if watched is not None and flow.response is not None:
+            adapter, request = watched
+            adapter.response(request, flow.response.status_code, flow.response.content or b"")
 
     async def request(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error or not flow.live or flow.request.stream:
@@ -125,17 +148,55 @@ class VeilAddon:
             # Undecodable Content-Encoding: we cannot see inside, so we cannot vouch for it.
             self._fail(flow, policy, [], f"cannot decode the request body: {error}")
             return
-        if not body:
-            return
         content_type = flow.request.headers.get("content-type")
         try:
-            slots = find_images(content_type, body)
+            plan = self._plan(flow, body or b"")
+            body = plan.body if plan.body is not None else body
+            slots = find_images(content_type, body) if body else []
         except ValueError as error:
             self._fail(flow, policy, [], f"cannot parse the upload: {error}")
             return
+        if plan.refuse is not None:
+            self._fail(flow, policy, slots, plan.refuse)
+            return
+        if plan.reply is not None:
+            # A held segment: the site gets it later, inside the whole protected photo.
+            flow.response = http.Response.make(plan.reply, b"", {"X-Veil-Held": "segment"})
+            return
+        self._apply_plan_request(flow, plan, body)
         if not slots:
             return
-        work = self._executor.submit(self._protect_body, content_type, body, policy)
+        await self._protect_flow(flow, policy, plan, content_type, body, slots)
+
+    def _plan(self, flow: http.HTTPFlow, body: bytes) -> Plan:
+        request = upload_request(flow, body)
+        for adapter in self.adapters:
+            plan = adapter.plan(request)
+            if plan is not None:
+                if plan.watch_response:
+                    flow.metadata[_WATCH] = (adapter, request)
+                return plan
+        return Plan()
+
+    @staticmethod
+    def _apply_plan_request(flow: http.HTTPFlow, plan: Plan, body: bytes) -> None:
+        for name, value in plan.query.items():
+            flow.request.query[name] = value
+        if plan.body is not None:
+            flow.request.content = body
+
+    async def _protect_flow(
+        self,
+        flow: http.HTTPFlow,
+        policy: Policy,
+        plan: Plan,
+        content_type: str | None,
+        body: bytes,
+        slots: list[ImageSlot],
+    ) -> None:
+        work = self._executor.submit(
+            self._protect_body, content_type, body, policy, plan.exact_size
+        )
         try:
             outcome = await asyncio.wait_for(
                 asyncio.wrap_future(work), timeout=self.settings.filter_deadline_s
@@ -148,22 +209,50 @@ class VeilAddon:
             self._fail(flow, policy, slots, str(error) or type(error).__name__)
             return
         flow.request.content = outcome.body  # re-applies Content-Encoding, fixes Content-Length
+        if plan.finish is not None:
+            sizes = [(result.width, result.height) for _, result in outcome.protected]
+            for name, value in plan.finish(outcome.body, sizes).headers.items():
+                flow.request.headers[name] = value
         for slot, result in outcome.protected:
             self._audit(flow, policy, slot, "protected", result=result)
 
-    def _protect_body(self, content_type: str | None, body: bytes, policy: Policy) -> UploadOutcome:
+    def _protect_body(
+        self, content_type: str | None, body: bytes, policy: Policy, exact_size: bool
+    ) -> UploadOutcome:
         """Runs on the worker thread: every image of the body through the policy's filters."""
         outcome = UploadOutcome(body=body)
+        # Only ask for the size-preserving encode where a size was announced: it costs quality.
+        extra = {"exact_size": True} if exact_size else {}
 
         def transform(data: bytes, slot: ImageSlot) -> bytes:
             result = self.protector.protect(
-                data, policy.filters, policy.strength, profile=policy.profile
+                data, policy.filters, policy.strength, profile=policy.profile, **extra
             )
+            if exact_size and len(result.data) != len(data):
+                raise ValueError(
+                    f"the size-preserving encode gave {len(result.data)} bytes, "
+                    f"not the announced {len(data)}"
+                )
             outcome.protected.append((slot, result))
             return result.data
 
         outcome.body, _ = rewrite_body(content_type, body, transform)
         return outcome
+
+    def _streamed_image(self, flow: http.HTTPFlow, policy: Policy, reason: str) -> bool:
+        """A StreamGuard found an image it cannot protect: the failure rule, mid-stream."""
+        send = policy.on_failure == "send_original"
+        log.warning(
+            "%s %s: %s (%s)",
+            flow.request.method,
+            flow.request.pretty_host,
+            reason,
+            "original sent, as the policy allows" if send else "connection closed",
+        )
+        self._audit(flow, policy, None, "passed" if send else "blocked", reason=reason)
+        if not send:
+            asyncio.get_running_loop().call_soon(close_connections, flow)
+        return send
 
     def _fail(
         self, flow: http.HTTPFlow, policy: Policy, slots: list[ImageSlot], reason: str
@@ -203,40 +292,7 @@ class VeilAddon:
         result: ProtectionResult | None = None,
         reason: str | None = None,
     ) -> None:
-        entry = AuditEntry(
-            site=flow.request.pretty_host,
-            method=flow.request.method,
-            path=flow.request.path.split("?", 1)[0],
-            policy_site=policy.site,
-            filters=list(policy.filters),
-            strength=policy.strength,
-            outcome=outcome,
-            reason=reason,
-            filename=slot.filename if slot else None,
-            field_name=slot.field_name if slot else None,
-            format=slot.format if slot else None,
-        )
-        if result is not None:
-            entry.filters = list(result.filters_applied)
-            for name in (
-                "sha256_before",
-                "sha256_after",
-                "size_before",
-                "size_after",
-                "width",
-                "height",
-                "metadata_removed",
-                "label_before",
-                "confidence_before",
-                "label_after",
-                "confidence_after",
-                "ssim",
-                "psnr",
-                "elapsed_ms",
-                "thumb_before",
-                "thumb_after",
-            ):
-                setattr(entry, name, getattr(result, name))
+        entry = audit_entry(flow, policy, slot, outcome, result=result, reason=reason)
         self.store.add_audit(entry)
 
     def done(self) -> None:

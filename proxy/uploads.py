@@ -1,10 +1,12 @@
 """Find the images in an upload body and rewrite them in place, every other byte kept.
 
 Images are recognised by their bytes (``filters.formats.sniff_format``), not by what a
-Content-Type claims: browsers label many files ``application/octet-stream``. Two shapes carry
-them: a multipart part (Mastodon, Telegram, Reddit...) or the whole raw body (Bluesky,
-Instagram, Discord's PUT...). The caller has already decoded Content-Encoding and fixes
-Content-Length afterwards. Pure functions; nothing from mitmproxy or torch.
+Content-Type claims: browsers label many files ``application/octet-stream``. The shapes: a
+multipart part (Mastodon, Telegram, Reddit...), the whole raw body (Bluesky, Instagram,
+Discord's PUT...), and images written as base64 or data URLs in a multipart text field, a
+JSON string, a form field or a raw text body (X's ``media_data``, Imgur). The caller has
+already decoded Content-Encoding and fixes Content-Length afterwards. Pure functions;
+nothing from mitmproxy or torch.
 """
 
 from __future__ import annotations
@@ -21,8 +23,15 @@ from proxy.multipart import (
     parse_header_params,
     parse_multipart,
 )
+from proxy.shapes.forms import find_form_images
+from proxy.shapes.jsonbody import find_json_images, looks_like_json
+from proxy.shapes.textimage import decode_text_image, encode_text_image
+from proxy.shapes.types import splice
 
 __all__ = ["ImageSlot", "ImageTransform", "MalformedBody", "find_images", "rewrite_body"]
+
+Location = Literal["multipart", "body", "json", "form"]
+Encoding = Literal["binary", "base64"]
 
 
 @dataclass(frozen=True)
@@ -30,24 +39,37 @@ class ImageSlot:
     """Where an image was found in a body.
 
     Attributes:
-        index: the part's position among all parts of a multipart body; 0 for a raw body.
-        location: ``"multipart"`` (one part) or ``"body"`` (the whole body).
-        field_name: the form field of a multipart part.
+        index: the part's position among all parts of a multipart body; for JSON and form
+            bodies the image's position among the images found; 0 for a raw body.
+        location: ``"multipart"`` (one part), ``"body"`` (the whole body), ``"json"`` (a
+            string value) or ``"form"`` (an urlencoded field).
+        field_name: the form field, JSON key or multipart field name.
         filename: the file name a multipart part announces.
-        content_type: the media type announced for the part, or for a raw body the request's.
-        format: the format sniffed from the bytes (``"JPEG"``, ``"PNG"``...).
+        content_type: the media type announced for the part, or the request's.
+        format: the format sniffed from the image's bytes (``"JPEG"``, ``"PNG"``...).
+        encoding: ``"binary"``, or ``"base64"`` for base64 text and data URLs.
     """
 
     index: int
-    location: Literal["multipart", "body"]
+    location: Location
     field_name: str | None
     filename: str | None
     content_type: str | None
     format: str
+    encoding: Encoding = "binary"
 
 
 # Returns the new image bytes; raises to signal failure (the caller applies the failure rule).
 ImageTransform = Callable[[bytes, ImageSlot], bytes]
+_Render = Callable[[bytes], bytes]
+
+
+@dataclass(frozen=True)
+class _Hit:
+    slot: ImageSlot
+    data: bytes  # the image file
+    span: tuple[int, int]  # in the body, or in the part's body for multipart
+    render: _Render  # new image bytes -> the bytes that fill the span
 
 
 def _media_type(content_type: str | None) -> str | None:
@@ -65,20 +87,56 @@ def _parse(content_type: str | None, body: bytes) -> Multipart | None:
     return parse_multipart(body, boundary_from_content_type(content_type))
 
 
-def _slots(content_type: str | None, body: bytes, multipart: Multipart | None) -> list[ImageSlot]:
-    if multipart is None:
-        fmt = sniff_format(body)
-        if fmt is None:
-            return []
-        return [ImageSlot(0, "body", None, None, _media_type(content_type), fmt)]
-    slots = []
+def _same(data: bytes) -> bytes:
+    return data
+
+
+def _multipart_hits(multipart: Multipart) -> list[_Hit]:
+    hits = []
     for index, part in enumerate(multipart.parts):
+        whole = (0, len(part.body))
         fmt = sniff_format(part.body)
+        meta = (index, "multipart", part.name, part.filename, part.content_type)
         if fmt is not None:
-            slots.append(
-                ImageSlot(index, "multipart", part.name, part.filename, part.content_type, fmt)
-            )
-    return slots
+            hits.append(_Hit(ImageSlot(*meta, fmt), part.body, whole, _same))  # type: ignore[arg-type]
+        elif (text := decode_text_image(part.body)) is not None:
+            slot = ImageSlot(*meta, text.format, "base64")  # type: ignore[arg-type]
+            hits.append(_Hit(slot, text.data, whole, _styled(text)))
+    return hits
+
+
+def _styled(text: object) -> _Render:
+    return lambda data: encode_text_image(data, text)  # type: ignore[arg-type]
+
+
+def _text_hits(location: Location, content_type: str | None, body: bytes) -> list[_Hit]:
+    finder = find_json_images if location == "json" else find_form_images
+    hits = []
+    for index, image in enumerate(finder(body)):
+        encoding: Encoding = "binary" if image.encoding == "binary" else "base64"
+        meta = (index, location, image.field_name, None, content_type, image.format, encoding)
+        hits.append(_Hit(ImageSlot(*meta), image.data, (image.start, image.end), image.render))
+    return hits
+
+
+def _hits(content_type: str | None, body: bytes, multipart: Multipart | None) -> list[_Hit]:
+    if multipart is not None:
+        return _multipart_hits(multipart)
+    media_type = _media_type(content_type)
+    fmt = sniff_format(body)
+    if fmt is not None:
+        return [
+            _Hit(ImageSlot(0, "body", None, None, media_type, fmt), body, (0, len(body)), _same)
+        ]
+    if media_type == "application/x-www-form-urlencoded":
+        return _text_hits("form", media_type, body)
+    if (media_type or "").endswith(("/json", "+json")) or looks_like_json(body):
+        return _text_hits("json", media_type, body)
+    text = decode_text_image(body)
+    if text is None:
+        return []
+    slot = ImageSlot(0, "body", None, None, media_type, text.format, "base64")
+    return [_Hit(slot, text.data, (0, len(body)), _styled(text))]
 
 
 def find_images(content_type: str | None, body: bytes) -> list[ImageSlot]:
@@ -89,14 +147,15 @@ def find_images(content_type: str | None, body: bytes) -> list[ImageSlot]:
         body: the decoded request body.
 
     Raises:
-        MalformedBody: the Content-Type says multipart but the body cannot be split into parts.
+        MalformedBody: the Content-Type says multipart but the body cannot be split into
+            parts, or a value starts like a base64 image but is not valid base64.
 
     >>> find_images("application/json", b'{"a": 1}')
     []
     >>> find_images(None, b"\\x89PNG\\r\\n\\x1a\\n" + bytes(8))[0].format
     'PNG'
     """
-    return _slots(content_type, body, _parse(content_type, body))
+    return [hit.slot for hit in _hits(content_type, body, _parse(content_type, body))]
 
 
 def rewrite_body(
@@ -104,9 +163,9 @@ def rewrite_body(
 ) -> tuple[bytes, list[ImageSlot]]:
     """Pass every image of a body through ``transform`` and put the result in its place.
 
-    In a multipart body only the image parts' bytes change; the preamble, delimiters,
-    headers, other parts and epilogue stay byte-identical. With no image the body is
-    returned as it came, with an empty list.
+    Only the bytes of each image change (re-encoded as base64 in the client's style where it
+    was base64); the preamble, delimiters, headers, other parts, other fields and epilogue
+    stay byte-identical. With no image the body is returned as it came, with an empty list.
 
     Args:
         content_type: the request's Content-Type header, if any.
@@ -122,14 +181,18 @@ def rewrite_body(
         Exception: whatever ``transform`` raises, unchanged.
     """
     multipart = _parse(content_type, body)
-    slots = _slots(content_type, body, multipart)
-    if not slots:
+    hits = _hits(content_type, body, multipart)
+    if not hits:
         return body, []
-    if multipart is None:  # the whole body is the image
-        return _checked(transform(body, slots[0])), slots
-    for slot in slots:
-        new = _checked(transform(multipart.parts[slot.index].body, slot))
-        multipart = multipart.replace_body(slot.index, new)
+    slots = [hit.slot for hit in hits]
+    if multipart is None:
+        replacements = [
+            (*hit.span, hit.render(_checked(transform(hit.data, hit.slot)))) for hit in hits
+        ]
+        return splice(body, replacements), slots
+    for hit in hits:
+        new = hit.render(_checked(transform(hit.data, hit.slot)))
+        multipart = multipart.replace_body(hit.slot.index, new)
     return multipart.serialize(), slots
 
 

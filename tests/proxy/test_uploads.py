@@ -165,3 +165,41 @@ def test_public_surface_matches_all() -> None:
         if getattr(value, "__module__", None) == uploads.__name__ and not name.startswith("_")
     }
     assert own <= set(uploads.__all__)
+
+
+def encoded_as(fmt: str, **options: object) -> bytes:
+    image = Image.open(imagenet_photo("n01440764_tench")).convert("RGB").resize((32, 24))
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+FORMATS = {
+    "JPEG": ("JPEG", {}),
+    "PNG": ("PNG", {}),
+    "WEBP": ("WEBP", {"lossless": True}),
+    "GIF": ("GIF", {}),
+    "TIFF": ("TIFF", {}),
+    "BMP": ("BMP", {}),
+}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format_is_found_raw_and_in_a_form(fmt: str) -> None:
+    save_as, options = FORMATS[fmt]
+    data = encoded_as(save_as, **options)
+    assert [s.format for s in find_images("application/octet-stream", data)] == [fmt]
+    body = form_body([field("a", b"1"), file_part("f", "blob", "application/octet-stream", data)])
+    assert [(s.index, s.format) for s in find_images(FORM, body)] == [(1, fmt)]
+
+
+def test_heif_and_avif_are_found() -> None:
+    pillow_heif = pytest.importorskip("pillow_heif")
+    pillow_heif.register_heif_opener()
+    heic = encoded_as("HEIF", quality=60)
+    assert [s.format for s in find_images("image/heic", heic)] == ["HEIF"]
+    try:
+        avif = encoded_as("AVIF", quality=60)
+    except (KeyError, OSError, ValueError):
+        pytest.skip("no AVIF encoder in this Pillow")
+    assert [s.format for s in find_images(None, avif)] == ["AVIF"]

@@ -1,0 +1,45 @@
+"""Per-site upload protocols: which uploads keep their size, hold segments, or fix headers.
+
+``default_adapters()`` lists them like mitmproxy's ``default_addons()``; ``plan_upload`` asks
+each in turn and the first that recognises the request decides. Uploads that no adapter
+claims (Mastodon, Bluesky, Imgur, Reddit's S3 form, Telegram...) are ordinary multipart, raw
+or base64 bodies handled by ``proxy.uploads`` alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from proxy.adapters.base import Adapter, Finish, Plan, SessionBook, UploadRequest
+from proxy.adapters.presigned import PresignedPutAdapter
+from proxy.adapters.resumable import GraphResumableAdapter
+from proxy.adapters.rupload import RuploadAdapter
+from proxy.adapters.xmedia import XMediaAdapter
+
+__all__ = [
+    "Adapter",
+    "Finish",
+    "GraphResumableAdapter",
+    "Plan",
+    "PresignedPutAdapter",
+    "RuploadAdapter",
+    "SessionBook",
+    "UploadRequest",
+    "XMediaAdapter",
+    "default_adapters",
+    "plan_upload",
+]
+
+
+def default_adapters() -> list[Adapter]:
+    """Fresh adapters (they hold upload sessions), most specific first."""
+    return [RuploadAdapter(), XMediaAdapter(), GraphResumableAdapter(), PresignedPutAdapter()]
+
+
+def plan_upload(adapters: Sequence[Adapter], request: UploadRequest) -> Plan:
+    """The plan of the first adapter that recognises ``request``, else the plain plan."""
+    for adapter in adapters:
+        plan = adapter.plan(request)
+        if plan is not None:
+            return plan
+    return Plan()

@@ -1,0 +1,88 @@
+"""Small bridges between mitmproxy flows and Veil's pure pieces: the adapters' view of a
+request, the audit entry of an upload, and cutting a flow's connections mid-stream."""
+
+from __future__ import annotations
+
+from mitmproxy import ctx, http
+
+from filters import ProtectionResult
+from proxy.adapters import UploadRequest
+from proxy.policies import Policy
+from proxy.store import AuditEntry
+from proxy.uploads import ImageSlot
+
+__all__ = ["audit_entry", "close_connections", "upload_request"]
+
+# What a ProtectionResult tells the audit log, field for field.
+_RESULT_FIELDS = (
+    "sha256_before",
+    "sha256_after",
+    "size_before",
+    "size_after",
+    "width",
+    "height",
+    "metadata_removed",
+    "label_before",
+    "confidence_before",
+    "label_after",
+    "confidence_after",
+    "ssim",
+    "psnr",
+    "elapsed_ms",
+    "thumb_before",
+    "thumb_after",
+)
+
+
+def upload_request(flow: http.HTTPFlow, body: bytes) -> UploadRequest:
+    """The request as the adapters see it, with its decoded body."""
+    return UploadRequest(
+        method=flow.request.method.upper(),
+        host=flow.request.pretty_host,
+        path=flow.request.path.split("?", 1)[0],
+        query=tuple(flow.request.query.items(multi=True)),
+        headers={name.lower(): value for name, value in flow.request.headers.items()},
+        body=body,
+    )
+
+
+def audit_entry(
+    flow: http.HTTPFlow,
+    policy: Policy,
+    slot: ImageSlot | None,
+    outcome: str,
+    *,
+    result: ProtectionResult | None = None,
+    reason: str | None = None,
+) -> AuditEntry:
+    """One audit log line for an image of ``flow`` (or the whole upload when ``slot`` is None)."""
+    entry = AuditEntry(
+        site=flow.request.pretty_host,
+        method=flow.request.method,
+        path=flow.request.path.split("?", 1)[0],
+        policy_site=policy.site,
+        filters=list(policy.filters),
+        strength=policy.strength,
+        outcome=outcome,
+        reason=reason,
+        filename=slot.filename if slot else None,
+        field_name=slot.field_name if slot else None,
+        format=slot.format if slot else None,
+    )
+    if result is not None:
+        entry.filters = list(result.filters_applied)
+        for name in _RESULT_FIELDS:
+            setattr(entry, name, getattr(result, name))
+    return entry
+
+
+def close_connections(flow: http.HTTPFlow) -> None:
+    """Cut both sides of a streaming flow: the site has its headers but must get no more."""
+    if flow.killable:
+        flow.kill()
+    proxyserver = ctx.master.addons.get("proxyserver")
+    for handler in list(proxyserver.connections.values()):
+        if handler.client.id == flow.client_conn.id:
+            for transport in handler.transports.values():
+                if transport.writer is not None:
+                    transport.writer.close()

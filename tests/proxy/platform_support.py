@@ -1,0 +1,139 @@
+"""Pieces shared by the platform-shape e2e tests: a site that answers like the platforms do,
+a `veil run` protecting all of them, and the checks made on what arrives."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import ssl
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from PIL import Image
+
+from tests.conftest import IFD_GPS, imagenet_photo, jpeg_with_private_metadata
+from tests.support import Received, Upstream, VeilProcess, write_upstream_certs
+
+DOMAIN = "veil-test.example"
+HOSTS = {
+    "mastodon": f"social.{DOMAIN}",
+    "bluesky": f"pds.{DOMAIN}",
+    "imgur": f"api.imgur.{DOMAIN}",
+    "reddit": f"reddit-uploaded-media.s3-accelerate.{DOMAIN}",
+    "telegram": f"api.telegram.{DOMAIN}",
+    "instagram": f"i.instagram.{DOMAIN}",
+    "x": f"upload.x.{DOMAIN}",
+    "facebook": f"graph.facebook.{DOMAIN}",
+    "discord": f"discord-attachments-uploads-prd.storage.{DOMAIN}",
+    "plain": f"plain.{DOMAIN}",
+}
+# Most shapes run with the metadata filter alone (fast on 2 cores; it proves the rewritten
+# file, not the original, arrived); the hosts in PIXEL_HOSTS also run P-FGSM, whose
+# changed pixels must arrive too.
+FAST_FILTERS = ["metadata"]
+PIXEL_FILTERS = ["metadata", "pfgsm"]
+X_MEDIA_ID = "1146654567674912769"
+FB_SESSION = "upload:MTphdHRhY2htZW50OjZiMGNmNjQy"
+SERIAL = b"082021001234"  # the camera serial jpeg_with_private_metadata writes
+
+
+class PlatformSite(Upstream):
+    """The test upstream, answering the requests that start an upload as the platforms do;
+    ``/stream/`` paths are counted and hashed, never held, so a 1 GB body costs nothing."""
+
+    streamed: dict[str, tuple[int, str]]
+
+    async def _start(self) -> None:
+        # As Upstream._start, but bodies are recorded as sent: Content-Encoding not undone.
+        app = web.Application(client_max_size=256 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.cert, self.key)
+        self._runner = web.AppRunner(app, access_log=None, auto_decompress=False)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port, ssl_context=context).start()
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if request.path.startswith("/stream/"):
+            digest, size = hashlib.sha256(), 0
+            async for chunk in request.content.iter_chunked(1 << 20):
+                digest.update(chunk)
+                size += len(chunk)
+            self.streamed[request.path] = (size, digest.hexdigest())
+            return web.json_response({"received_bytes": size})
+        body = await request.read()
+        self.received.append(
+            Received(request.host, request.method, request.path_qs, dict(request.headers), body)
+        )
+        if (
+            request.path.endswith("/media/upload.json")
+            and b"INIT" in body + request.query_string.encode()
+        ):
+            return web.json_response({"media_id": int(X_MEDIA_ID), "media_id_string": X_MEDIA_ID})
+        if request.path.endswith("/uploads") and "file_length" in request.query:
+            return web.json_response({"id": FB_SESSION})
+        if request.path.endswith("/media/upload.json"):
+            return web.Response(status=204)
+        return web.json_response({"ok": True, "received_bytes": len(body)})
+
+
+def serve_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformSite]:
+    """For a module fixture: the site, serving every test host, stopped afterwards."""
+    ca, cert, key = write_upstream_certs(tmp_path_factory.mktemp("site"), list(HOSTS.values()))
+    server = PlatformSite(cert, key)
+    server.streamed = {}
+    server.ca = ca  # type: ignore[attr-defined]
+    server.start()
+    yield server
+    server.stop()
+
+
+def start_veil(home: Path, site: PlatformSite, pixel_hosts: tuple[str, ...] = ()) -> VeilProcess:
+    """A `veil run` that protects every test platform but ``plain``."""
+    target = f"127.0.0.1:{site.port}"
+    veil = VeilProcess(
+        home,
+        {
+            "connect_overrides": {host: target for host in HOSTS.values()},
+            "upstream_trusted_ca": str(site.ca),  # type: ignore[attr-defined]
+            "filter_deadline_s": 600,
+        },
+    ).start()
+    policy = {"enabled": True, "strength": "low", "on_failure": "block", "profile": "none"}
+    for host in HOSTS.values():
+        if host != HOSTS["plain"]:
+            filters = PIXEL_FILTERS if host in pixel_hosts else FAST_FILTERS
+            response = veil.api("PUT", f"/policies/{host}", json={**policy, "filters": filters})
+            assert response.status_code in (200, 201), response.text
+    return veil
+
+
+def phone_photo() -> bytes:
+    """A phone-like JPEG with GPS, serials, XMP, IPTC and a comment; small so filters are quick."""
+    return jpeg_with_private_metadata(imagenet_photo("n01514859_hen"), size=(96, 72))
+
+
+def pixels(data: bytes) -> tuple[str, tuple[int, int], bytes]:
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image.format or "", image.size, image.convert("RGB").tobytes()
+
+
+def assert_protected(original: bytes, received: bytes, *, pixels_change: bool = True) -> None:
+    """The image decodes in its format and size, its metadata is gone, its pixels changed."""
+    fmt, size, got = pixels(received)
+    original_fmt, original_size, before = pixels(original)
+    assert (fmt, size) == (original_fmt, original_size)
+    image = Image.open(io.BytesIO(received))
+    assert not image.getexif().get_ifd(IFD_GPS), "GPS must be gone"
+    assert SERIAL not in received and b"shot at home" not in received, "metadata must be gone"
+    if pixels_change:
+        assert got != before, "pixels must differ"
+
+
+def arrived(site: PlatformSite, host: str, path: str) -> list[Received]:
+    return [
+        r for r in site.received if r.host.split(":")[0] == host and r.path.split("?")[0] == path
+    ]

@@ -15,13 +15,24 @@ from dataclasses import replace
 import numpy as np
 from PIL import Image, JpegImagePlugin
 
+from filters.animation import decode_frames, encode_frames
 from filters.errors import ProtectionError, UnsupportedImageError
 from filters.formats import sniff_format
+from filters.giffile import read_gif_metadata, write_gif_metadata
+from filters.heiffile import decode_heif, encode_heif, open_heif
 from filters.jpegfile import read_jpeg_metadata, write_jpeg_metadata
-from filters.modes import from_pillow, to_pillow
+from filters.modes import from_pillow, narrow, palette_size, to_pillow, widen
 from filters.photo import Encoding, Metadata, Photo
-from filters.pngfile import XMP_KEY, carried_chunk, png_chunks, write_png_metadata
-from filters.webpfile import webp_chunks, write_webp_metadata
+from filters.pngfile import (
+    XMP_KEY,
+    carried_chunk,
+    png_bit_depth,
+    png_chunks,
+    read_wide_png,
+    write_png_metadata,
+    write_wide_png,
+)
+from filters.webpfile import webp_chunks, webp_is_lossless, write_webp_metadata
 
 __all__ = [
     "MAX_PIXELS",
@@ -35,7 +46,8 @@ __all__ = [
     "thumbnail",
 ]
 
-SUPPORTED_FORMATS = ("JPEG", "PNG", "WEBP")
+SUPPORTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "HEIF", "AVIF")
+LOSSY_FORMATS = ("JPEG", "HEIF", "AVIF")
 # Above a 64 MP phone photo, below Pillow's own bomb warning (~89 MP): a larger "photo" is
 # far more likely a decompression bomb, and would need gigabytes during the attack.
 MAX_PIXELS = 80_000_000
@@ -56,11 +68,11 @@ _TRANSPOSE = {
 
 
 def decode(data: bytes) -> Photo:
-    """Decode a JPEG, PNG or WebP file.
+    """Decode a JPEG, PNG (also APNG), WebP (also animated), GIF, HEIF/HEIC or AVIF file.
 
     Raises:
         ProtectionError: not an image, corrupt or truncated, or over :data:`MAX_PIXELS`.
-        UnsupportedImageError: GIF, HEIF, AVIF, TIFF, BMP, CMYK JPEG, animations.
+        UnsupportedImageError: TIFF, BMP, CMYK JPEG, AVIF without libavif, long animations.
     """
     kind = sniff_format(data)
     if kind is None:
@@ -71,14 +83,20 @@ def decode(data: bytes) -> Photo:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=[kind, "MPO"])
+            if kind in ("HEIF", "AVIF"):
+                image = open_heif(data, kind)
+            else:
+                image = Image.open(io.BytesIO(data), formats=[kind, "MPO"])
             width, height = image.size
             if width * height > MAX_PIXELS:
                 raise ProtectionError(
                     f"{width}x{height} image is over the limit of {MAX_PIXELS} pixels"
                 )
-            if kind != "JPEG" and getattr(image, "n_frames", 1) > 1:
-                raise UnsupportedImageError(f"animated {kind} images are not supported yet")
+            if kind in ("HEIF", "AVIF"):  # more images in one file are not frames
+                image.load()
+                return decode_heif(image, data, kind)
+            if kind == "GIF" or (kind != "JPEG" and getattr(image, "n_frames", 1) > 1):
+                return _decode_animation(image, data, kind)
             image.load()
     except ProtectionError:
         raise
@@ -87,6 +105,18 @@ def decode(data: bytes) -> Photo:
     except Exception as exc:
         raise ProtectionError(f"cannot decode this {kind} file: {exc}") from exc
     return {"JPEG": _decode_jpeg, "PNG": _decode_png, "WEBP": _decode_webp}[kind](image, data)
+
+
+def _decode_animation(image: Image.Image, data: bytes, kind: str) -> Photo:
+    if kind == "GIF":
+        metadata, encoding = read_gif_metadata(data), Encoding()
+    elif kind == "WEBP":
+        metadata = _decode_webp(image, data).metadata
+        lossless = webp_is_lossless(data)
+        encoding = Encoding(lossless=lossless, quality=None if lossless else WEBP_LOSSY_QUALITY)
+    else:
+        metadata, encoding = _png_metadata(image, data), Encoding()
+    return decode_frames(image, data, metadata, encoding, MAX_PIXELS)
 
 
 def _dpi(image: Image.Image) -> tuple[float, float] | None:
@@ -109,11 +139,11 @@ def _decode_jpeg(image: Image.Image, data: bytes) -> Photo:
     return Photo(pixels, "JPEG", mode, alpha, metadata, encoding, notes + dropped, data)
 
 
-def _decode_png(image: Image.Image, data: bytes) -> Photo:
+def _png_metadata(image: Image.Image, data: bytes) -> Metadata:
     text = dict(getattr(image, "text", {}))
     xmp = text.pop(XMP_KEY, None)
     exif = image.info.get("exif")
-    metadata = Metadata(
+    return Metadata(
         exif=exif.removeprefix(b"Exif\x00\x00") if exif else None,
         icc=image.info.get("icc_profile") or None,
         xmp=xmp.encode("utf-8") if xmp else None,
@@ -121,11 +151,30 @@ def _decode_png(image: Image.Image, data: bytes) -> Photo:
         extra=tuple((k.decode("latin-1"), d) for k, d, _ in png_chunks(data) if carried_chunk(k)),
         dpi=_dpi(image),
     )
+
+
+def _decode_png(image: Image.Image, data: bytes) -> Photo:
+    metadata = _png_metadata(image, data)
+    if png_bit_depth(data) == 16 and "transparency" not in image.info:
+        return _decode_wide_png(data, metadata)
     pixels, alpha, mode, notes = from_pillow(image)
-    header = data[16:29]  # IHDR: width, height, bit depth, colour type, ...
-    if len(header) == 13 and header[8] == 16 and mode not in ("L", "LA"):
-        notes += ("16-bit channels reduced to 8-bit",)
-    return Photo(pixels, "PNG", mode, alpha, metadata, Encoding(), notes, data)
+    if png_bit_depth(data) == 16:
+        notes += ("16-bit PNG with a transparent colour key reduced to 8-bit",)
+    encoding = Encoding(colors=palette_size(image) if image.mode == "P" else None)
+    return Photo(pixels, "PNG", mode, alpha, metadata, encoding, notes, data)
+
+
+def _decode_wide_png(data: bytes, metadata: Metadata) -> Photo:
+    """A 16-bit PNG: 8-bit pixels for the filters, its own samples kept for the encoder."""
+    wide = read_wide_png(data)
+    grey = wide.shape[2] <= 2
+    colour = np.repeat(wide[:, :, :1], 3, axis=2) if grey else wide[:, :, :3]
+    alpha = narrow(wide[:, :, -1]) if wide.shape[2] in (2, 4) else None
+    mode = (
+        ("LA" if alpha is not None else "L") if grey else ("RGBA" if alpha is not None else "RGB")
+    )
+    pixels = narrow(colour)
+    return Photo(pixels, "PNG", mode, alpha, metadata, Encoding(bits=16), (), data, wide=wide)
 
 
 def _decode_webp(image: Image.Image, data: bytes) -> Photo:
@@ -152,10 +201,14 @@ def encode(photo: Photo) -> bytes:
     """
     try:
         stream = photo.source if photo.source is not None else _encode_pixels(photo)
+        if photo.format in ("HEIF", "AVIF"):
+            return encode_heif(photo)
         if photo.format == "JPEG":
             return write_jpeg_metadata(stream, photo.metadata)
         if photo.format == "PNG":
             return write_png_metadata(stream, photo.metadata)
+        if photo.format == "GIF":
+            return write_gif_metadata(stream, photo.metadata)
         return write_webp_metadata(stream, photo.metadata, photo.width, photo.height)
     except ProtectionError:
         raise
@@ -165,6 +218,14 @@ def encode(photo: Photo) -> bytes:
 
 def _encode_pixels(photo: Photo) -> bytes:
     """The pixels alone, encoded with the photo's settings and no metadata."""
+    if photo.format in ("HEIF", "AVIF"):
+        return encode_heif(photo, with_metadata=False)
+    if photo.is_animated or photo.format == "GIF" or photo.mode in ("P", "PA"):
+        return encode_frames(photo)
+    if photo.wide is not None:
+        grey = photo.wide.shape[2] <= 2
+        new = photo.pixels[:, :, :1] if grey else photo.pixels
+        return write_wide_png(widen(photo.wide, narrow(photo.wide[:, :, : new.shape[2]]), new))
     image = to_pillow(photo.pixels, photo.alpha, photo.mode)
     buffer = io.BytesIO()
     encoding, dpi = photo.encoding, photo.metadata.dpi
@@ -178,12 +239,18 @@ def _encode_pixels(photo: Photo) -> bytes:
             options["dpi"] = (round(dpi[0]), round(dpi[1]))
         image.save(buffer, "JPEG", **options)
     elif photo.format == "PNG":
-        image.save(buffer, "PNG", **({"dpi": dpi} if dpi else {}))
+        options = {"dpi": dpi} if dpi else {}
+        image.save(buffer, "PNG", optimize=encoding.effort, **options)
     elif photo.format == "WEBP":
         lossless = encoding.lossless
         quality = encoding.quality or WEBP_LOSSY_QUALITY
         # exact: keep the colour under transparent pixels as it was.
-        image.save(buffer, "WEBP", lossless=lossless, quality=quality, exact=lossless)
+        if lossless and encoding.effort:
+            quality = 100  # for lossless WebP, quality is the effort spent on size
+        method = 6 if encoding.effort else 4
+        image.save(
+            buffer, "WEBP", lossless=lossless, quality=quality, exact=lossless, method=method
+        )
     else:
         raise UnsupportedImageError(f"cannot encode {photo.format} images")
     return buffer.getvalue()
@@ -192,10 +259,13 @@ def _encode_pixels(photo: Photo) -> bytes:
 def sent_pixels(photo: Photo) -> np.ndarray:
     """The RGB pixels a reader decodes from :func:`encode` of this photo.
 
-    Lossy formats change pixels; grey photos are written through an L conversion.
+    Lossy formats change pixels, palettes quantise them; grey photos are written
+    through an L conversion.
     """
-    lossless = photo.format == "PNG" or photo.encoding.lossless
-    if photo.source is not None or (lossless and not photo.is_grey):
+    palette = photo.format == "GIF" or photo.mode in ("P", "PA")
+    lossless = (photo.format == "PNG" or photo.encoding.lossless) and not palette
+    lossless = lossless and photo.format not in LOSSY_FORMATS
+    if photo.source is not None or photo.wide is not None or (lossless and not photo.is_grey):
         return photo.pixels
     if lossless:
         grey = np.asarray(to_pillow(photo.pixels, None, "L"))

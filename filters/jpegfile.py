@@ -12,7 +12,7 @@ import re
 from filters.errors import ProtectionError
 from filters.photo import Metadata
 
-__all__ = ["jpeg_segments", "read_jpeg_metadata", "write_jpeg_metadata"]
+__all__ = ["MIN_JPEG_PAD", "jpeg_segments", "pad_jpeg", "read_jpeg_metadata", "write_jpeg_metadata"]
 
 SOI, SOS, EOI, COM = 0xD8, 0xDA, 0xD9, 0xFE
 APP0, APP1, APP2, APP13, APP14, APP15 = 0xE0, 0xE1, 0xE2, 0xED, 0xEE, 0xEF
@@ -23,6 +23,7 @@ PHOTOSHOP_HEADER = b"Photoshop 3.0\x00"
 # A segment's 16-bit length counts itself, so its payload holds at most 65533 bytes.
 MAX_SEGMENT_PAYLOAD = 0xFFFF - 2
 ICC_CHUNK = MAX_SEGMENT_PAYLOAD - len(ICC_HEADER) - 2
+MIN_JPEG_PAD = 4  # an empty COM segment: marker and length
 # In scan data 0xFF is followed by 0x00 (stuffing), RSTn or more 0xFF: anything else is a marker.
 _MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 
@@ -164,3 +165,30 @@ def write_jpeg_metadata(data: bytes, metadata: Metadata) -> bytes:
     head = [_segment(m, p) for m, p in structure if m == APP0]
     rest = [_segment(m, p) for m, p in structure if m != APP0]
     return b"\xff\xd8" + b"".join(head + _metadata_segments(metadata) + rest) + scan
+
+
+def pad_jpeg(data: bytes, size: int) -> bytes:
+    """The JPEG grown to exactly ``size`` bytes by COM segments of zeros after the APPn ones.
+
+    Raises:
+        ProtectionError: ``size`` is smaller, or larger by 1 to 3 bytes (a COM takes 4).
+    """
+    gap = size - len(data)
+    if gap == 0:
+        return data
+    if gap < MIN_JPEG_PAD:
+        raise ProtectionError(f"cannot pad a JPEG by {gap} bytes: a segment takes at least 4")
+    if not data.startswith(b"\xff\xd8"):
+        raise ProtectionError("not a JPEG: no start-of-image marker")
+    pos = 2  # after SOI and the APPn headers (JFIF's APP0 must come first)
+    while data[pos : pos + 1] == b"\xff" and APP0 <= data[pos + 1] <= APP15:
+        pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+    pads, left = [], gap
+    while left:
+        # Segments hold at most 65537 bytes; never leave a remainder of 1-3 bytes.
+        take = min(left, MAX_SEGMENT_PAYLOAD + 4)
+        if 0 < left - take < MIN_JPEG_PAD:
+            take -= MIN_JPEG_PAD
+        pads.append(_segment(COM, bytes(take - 4)))
+        left -= take
+    return data[:pos] + b"".join(pads) + data[pos:]

@@ -12,11 +12,13 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from filters.animation import protect_frames
 from filters.base import Chain, Filter, FilterSettings
 from filters.codec import decode, encode, thumbnail
 from filters.errors import ProtectionError
 from filters.quality import psnr, ssim
 from filters.registry import FILTERS
+from filters.sizing import encode_to_size
 from filters.surrogate import Surrogate
 
 __all__ = ["ProtectionResult", "Protector"]
@@ -115,8 +117,11 @@ class Protector:
         *,
         seed: int | None = None,
         profile: str = "none",
+        exact_size: bool = False,
     ) -> ProtectionResult:
         """Protect one image file; the output keeps its format and dimensions.
+
+        Animations (GIF, WebP, APNG) go through the filters frame by frame.
 
         Args:
             data: the file as uploaded.
@@ -124,10 +129,13 @@ class Protector:
             strength: one of ``STRENGTHS``.
             seed: makes random choices repeatable; default derived from the file's SHA-256.
             profile: the platform recompression the adversarial filters should survive.
+            exact_size: the output must have exactly ``len(data)`` bytes, as when the
+                upload protocol announced the size earlier (see ``filters.sizing``).
 
         Raises:
             ProtectionError: undecodable or unsupported image, unknown filter or strength,
-                or a filter that failed (the original exception as ``__cause__``).
+                a filter that failed (the original exception as ``__cause__``), or an
+                output that cannot be made to fit ``exact_size``.
         """
         start = time.perf_counter()
         if not isinstance(data, bytes | bytearray | memoryview):
@@ -141,9 +149,18 @@ class Protector:
         self.load(names)
         photo = decode(data)
         before = self.surrogate.predict(photo.pixels)
-        result = Chain([self._filters[name] for name in names]).apply(photo, settings)
+        chain = Chain([self._filters[name] for name in names])
+        if photo.is_animated:
+            result = protect_frames(chain, photo, settings)
+        else:
+            result = chain.apply(photo, settings)
         # Nothing to do keeps the file byte for byte; otherwise measure what is really sent.
-        output = encode(result.photo) if names else data
+        if not names:
+            output = data
+        elif exact_size:
+            output = encode_to_size(result.photo, len(data))
+        else:
+            output = encode(result.photo)
         sent = decode(output) if names else photo
         after = self.surrogate.predict(sent.pixels)
         removed = [n for report in result.report.values() for n in report.get("removed", ())]

@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageSequence
 
 from filters import Chain, Filter, Filtered, FilterSettings, ProtectionError, Protector
 from filters.codec import decode
@@ -152,3 +152,42 @@ def test_chain_runs_filters_in_order():
     photo = decode(encoded(real_image(), "PNG"))
     result = Chain([Mark()]).apply(photo, FilterSettings("high"))
     assert result.report == {"mark": {"strength": "high"}} and result.photo is photo
+
+
+def test_exact_size_output_has_the_original_length(protector, private_photo):
+    result = protector.protect(private_photo, ["metadata", "pfgsm"], seed=1, exact_size=True)
+    assert len(result.data) == len(private_photo) == result.size_after
+    image = opened(result.data)
+    assert image.size == (320, 240) and image.getexif()[TAG_ORIENTATION] == 6
+    assert result.label_after != result.label_before  # measured on the padded file
+    assert not image.getexif().get_ifd(IFD_GPS)
+
+
+def test_exact_size_metadata_only_keeps_every_pixel(protector, private_photo):
+    result = protector.protect(private_photo, ["metadata"], exact_size=True)
+    assert len(result.data) == len(private_photo)
+    assert np.array_equal(np.asarray(opened(result.data)), np.asarray(opened(private_photo)))
+
+
+def test_exact_size_that_cannot_fit_is_a_protection_error(protector):
+    flat = encoded(Image.new("RGB", (64, 64), (40, 80, 120)), "PNG")
+    with pytest.raises(ProtectionError, match="does not fit"):
+        protector.protect(flat, ["pfgsm"], exact_size=True)
+
+
+def test_animated_gif_is_protected_frame_by_frame(protector):
+    first = real_image(PHOTOS[2], (96, 72))
+    frames = [first, first.transpose(Image.Transpose.FLIP_LEFT_RIGHT)]
+    data = encoded(
+        frames[0], "GIF", save_all=True, append_images=frames[1:], duration=[120, 240], loop=0
+    )
+    result = protector.protect(data, ["metadata", "pfgsm"], seed=3)
+    image = opened(result.data)
+    assert image.format == "GIF" and image.n_frames == 2 and image.info["loop"] == 0
+    assert result.details["frames"]["count"] == 2
+    assert "target" in result.details["frames"]["reports"][0]["pfgsm"]
+    before = [
+        np.asarray(f.convert("RGB")).astype(int) for f in ImageSequence.Iterator(opened(data))
+    ]
+    after = [np.asarray(f.convert("RGB")).astype(int) for f in ImageSequence.Iterator(image)]
+    assert all(np.abs(a - b).mean() > 0.5 for a, b in zip(after, before, strict=True))

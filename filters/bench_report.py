@@ -1,0 +1,286 @@
+"""The benchmark's figures and files: summary rows, JSON, Markdown, a plot, a contact sheet."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+if TYPE_CHECKING:
+    from filters.evaluation import BenchRun, PhotoResult
+
+__all__ = [
+    "OUTPUT_FILES",
+    "MemorySampler",
+    "contact_sheet",
+    "environment",
+    "markdown_table",
+    "plot",
+    "summarise",
+    "write_outputs",
+]
+
+OUTPUT_FILES = ("results.json", "results.md", "results.png", "contact_sheet.png")
+SAMPLE_EVERY_S = 0.01
+CELL = 200  # contact sheet thumbnail box, px
+CAPTION = 34
+RIGHT, WRONG = (20, 120, 40), (190, 30, 30)
+
+
+class MemorySampler:
+    """Peak resident memory (MB) of this process while the block runs, sampled every 10 ms.
+
+    On CUDA the peak allocated GPU memory is kept too. Reads /proc (Linux); elsewhere it
+    reports the process's lifetime peak.
+    """
+
+    def __init__(self) -> None:
+        self.peak_mb = 0.0
+        self.gpu_peak_mb: float | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    @staticmethod
+    def rss_mb() -> float:
+        try:
+            with open("/proc/self/statm") as handle:
+                return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+        except (OSError, ValueError, IndexError):
+            import resource
+
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    def _watch(self) -> None:
+        while not self._stop.wait(SAMPLE_EVERY_S):
+            self.peak_mb = max(self.peak_mb, self.rss_mb())
+
+    def __enter__(self) -> MemorySampler:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
+        self.peak_mb = self.rss_mb()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import torch
+
+        self._stop.set()
+        self._thread.join()
+        self.peak_mb = round(max(self.peak_mb, self.rss_mb()), 1)
+        if torch.cuda.is_available():
+            self.gpu_peak_mb = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+
+
+def environment() -> dict[str, Any]:
+    """Where the figures come from: the machine and the library versions."""
+    import platform
+
+    import torch
+
+    cuda = torch.cuda.is_available()
+    return {
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "device": torch.cuda.get_device_name(0) if cuda else "cpu",
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+    }
+
+
+def _mean(values: Sequence[float | bool | None]) -> float | None:
+    kept = [float(v) for v in values if v is not None]
+    return round(float(np.mean(kept)), 4) if kept else None
+
+
+def summarise(
+    rows: Sequence[PhotoResult],
+    key: tuple[str, str, str],
+    peak_mb: float | None = None,
+    gpu_peak_mb: float | None = None,
+) -> dict[str, Any]:
+    """One (filter, strength, profile)'s figures over the photos that were protected.
+
+    Accuracies are the judge's true-label top-1/top-5 after the platform profile, on the
+    originals and on the protected photos; ``judge_fooled`` is the share of the photos the
+    judge had right (top-1) that it gets wrong once protected: the transfer rate.
+
+    >>> summarise([], ("pfgsm", "medium", "none"))["photos"]
+    0
+    """
+    ok = [r for r in rows if r.error is None]
+    right = [r for r in ok if r.judge_before[:1] == [r.true_index]]
+    times = [r.elapsed_ms for r in ok if r.elapsed_ms is not None]
+    return {
+        "filter": key[0],
+        "strength": key[1],
+        "profile": key[2],
+        "photos": len(rows),
+        "errors": len(rows) - len(ok),
+        "judge_top1_original": _mean([r.judge_before[:1] == [r.true_index] for r in ok]),
+        "judge_top5_original": _mean([r.true_index in r.judge_before for r in ok]),
+        "judge_top1_protected": _mean([r.judge_after[:1] == [r.true_index] for r in ok]),
+        "judge_top5_protected": _mean([r.true_index in r.judge_after for r in ok]),
+        "judge_fooled": _mean([r.judge_after[:1] != [r.true_index] for r in right]),
+        "surrogate_fooled": _mean([r.surrogate_after != r.surrogate_before for r in ok]),
+        "surrogate_fooled_after_upload": _mean(
+            [r.surrogate_after_upload != r.surrogate_before for r in ok]
+        ),
+        "ssim": _mean([r.ssim for r in ok]),
+        "psnr": _mean([r.psnr for r in ok]),  # None (identical photos) left out
+        "ciede2000": _mean([r.ciede2000 for r in ok]),
+        "time_ms_median": round(float(np.median(times)), 1) if times else None,
+        "time_ms_p90": round(float(np.percentile(times, 90)), 1) if times else None,
+        "peak_rss_mb": peak_mb,
+        "gpu_peak_mb": gpu_peak_mb,
+    }
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}%"
+
+
+def _num(value: float | None, digits: int) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def markdown_table(summary: Sequence[dict[str, Any]]) -> str:
+    """The summary as a Markdown table, one row per (filter, strength, profile)."""
+    lines = [
+        "| filter | strength | profile | photos | judge top-1 orig → prot | judge top-5 orig → "
+        "prot | judge fooled | surrogate fooled (sent / after upload) | SSIM | PSNR dB | "
+        "ΔE00 | median s | p90 s | peak MB |",
+        "|" + "---|" * 3 + "---:|" * 11,
+    ]
+    for row in summary:
+        ms = row["time_ms_median"], row["time_ms_p90"]
+        seconds = [None if v is None else v / 1000 for v in ms]
+        lines.append(
+            f"| {row['filter']} | {row['strength']} | {row['profile']} | "
+            f"{row['photos'] - row['errors']}/{row['photos']} | "
+            f"{_pct(row['judge_top1_original'])} → {_pct(row['judge_top1_protected'])} | "
+            f"{_pct(row['judge_top5_original'])} → {_pct(row['judge_top5_protected'])} | "
+            f"{_pct(row['judge_fooled'])} | {_pct(row['surrogate_fooled'])} / "
+            f"{_pct(row['surrogate_fooled_after_upload'])} | {_num(row['ssim'], 4)} | "
+            f"{_num(row['psnr'], 1)} | {_num(row['ciede2000'], 2)} | {_num(seconds[0], 2)} | "
+            f"{_num(seconds[1], 2)} | {_num(row['peak_rss_mb'], 0)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def plot(summary: Sequence[dict[str, Any]], path: Path) -> None:
+    """Judge accuracy before/after and the perceptual cost, one group per configuration."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display: files only
+    from matplotlib import pyplot
+
+    names = [f"{r['filter']}\n{r['strength']}\n{r['profile']}" for r in summary]
+    x = np.arange(len(summary))
+    figure, (accuracy, cost) = pyplot.subplots(1, 2, figsize=(max(8, 1.6 * len(x) + 4), 4.5))
+    bars = [
+        ("judge_top1_original", "top-1 original", "#9db4d8"),
+        ("judge_top1_protected", "top-1 protected", "#1f4e9c"),
+        ("judge_top5_original", "top-5 original", "#f3c08b"),
+        ("judge_top5_protected", "top-5 protected", "#c0631a"),
+    ]
+    width = 0.8 / len(bars)
+    for i, (field, label, colour) in enumerate(bars):
+        values = [100 * (r[field] or 0) for r in summary]
+        accuracy.bar(x + (i - 1.5) * width, values, width, label=label, color=colour)
+    accuracy.set(ylabel="judge true-label accuracy (%)", ylim=(0, 100), xticks=x)
+    accuracy.set_xticklabels(names, fontsize=8)
+    accuracy.legend(fontsize=8)
+    accuracy.set_title("Held-out judge after the platform profile")
+    cost.bar(x - 0.2, [r["ssim"] or 0 for r in summary], 0.4, color="#4c9a6a", label="SSIM")
+    cost.set(ylabel="mean SSIM", ylim=(0.8, 1.0), xticks=x)
+    cost.set_xticklabels(names, fontsize=8)
+    delta = cost.twinx()
+    delta.bar(x + 0.2, [r["ciede2000"] or 0 for r in summary], 0.4, color="#b04a8c", label="ΔE00")
+    delta.set_ylabel("mean CIEDE2000")
+    cost.set_title("What it costs the photo")
+    handles = cost.get_legend_handles_labels()[0] + delta.get_legend_handles_labels()[0]
+    cost.legend(handles=handles, loc="upper right", fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    pyplot.close(figure)
+
+
+def _cell(thumb: bytes, lines: Sequence[tuple[str, tuple[int, int, int]]]) -> Image.Image:
+    cell = Image.new("RGB", (CELL, CELL + CAPTION), "white")
+    if thumb:
+        with Image.open(io.BytesIO(thumb)) as image:
+            image = image.convert("RGB")
+            image.thumbnail((CELL, CELL))
+            cell.paste(image, ((CELL - image.width) // 2, (CELL - image.height) // 2))
+    draw = ImageDraw.Draw(cell)
+    for number, (text, colour) in enumerate(lines):
+        draw.text((4, CELL + 2 + 15 * number), text[:30], fill=colour, font=_font())
+    return cell
+
+
+def _font() -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    return ImageFont.load_default(size=13)
+
+
+def contact_sheet(sheet: Sequence[dict[str, Any]], categories: Sequence[str], path: Path) -> None:
+    """Originals and protected photos side by side, captioned with the judge's top-1.
+
+    Each row is a photo; columns are the original (with its true class), then each
+    configuration (with its SSIM). Judge labels are after the platform profile (the
+    original's without one when "none" was run); green is the true class, red is not.
+    """
+    if not sheet:
+        raise ValueError("no photos for the contact sheet")
+    keys = list(sheet[0]["protected"])
+    header = 22
+    size = (CELL * (1 + len(keys)), header + len(sheet) * (CELL + CAPTION))
+    canvas = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(canvas)
+    for column, title in enumerate(["original", *("/".join(key) for key in keys)]):
+        draw.text((CELL * column + 4, 4), title[:30], fill="black", font=_font())
+    for row, entry in enumerate(sheet):
+        truth = entry["true_index"]
+        judged = entry["judge"].get("none", next(iter(entry["judge"].values())))
+        cells = [(entry["original"], judged, f"true: {categories[truth]}")]
+        for thumb, top1, similarity in entry["protected"].values():
+            shown = "–" if similarity is None else f"{similarity:.3f}"
+            cells.append((thumb, top1[0] if top1 else None, f"SSIM {shown}"))
+        for column, (thumb, label, note) in enumerate(cells):
+            name = "–" if label is None else categories[label]
+            lines = [(name, RIGHT if label == truth else WRONG), (note, (90, 90, 90))]
+            canvas.paste(_cell(thumb, lines), (CELL * column, header + row * (CELL + CAPTION)))
+    canvas.save(path, "PNG", optimize=True)
+
+
+def write_outputs(run: BenchRun, out: Path) -> list[Path]:
+    """Write :data:`OUTPUT_FILES` under ``out`` (created); return their paths."""
+    from filters.surrogate import imagenet_categories
+
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / name for name in OUTPUT_FILES]
+    paths[0].write_text(json.dumps(run.to_dict(), indent=1) + "\n")
+    env = run.environment
+    paths[1].write_text(
+        f"# Veil filter benchmark\n\n{len(run.photos) // max(1, len(run.summary))} photos from "
+        f"`{run.config.data.name}`"
+        + (f", rescaled to {run.config.size / 1e6:.1f} MP" if run.config.size else "")
+        + f"; {env['device']}, {env['cpus']} CPUs, torch {env['torch']}; {env['date']}.\n\n"
+        + markdown_table(run.summary)
+    )
+    plot(run.summary, paths[2])
+    if not run.sheet:  # asked for no photos on the sheet
+        return paths[:3]
+    contact_sheet(run.sheet, imagenet_categories(), paths[3])
+    return paths

@@ -1,0 +1,194 @@
+"""filters/evaluation.py and filters/bench_report.py: the benchmark in quick mode, its parts."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import doctest
+import io
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import filters.bench_report
+import filters.evaluation
+from filters import Protector
+from filters.bench_report import (
+    OUTPUT_FILES,
+    MemorySampler,
+    markdown_table,
+    summarise,
+    write_outputs,
+)
+from filters.evaluation import (
+    DEFAULT_DATA,
+    BenchConfig,
+    BenchError,
+    PhotoResult,
+    load_samples,
+    parse_size,
+    prepare_photo,
+    run_bench,
+    steps,
+)
+from filters.judge import Judge
+from filters.platforms import simulate_upload
+from tests.conftest import IMAGENET_SAMPLE, imagenet_labels
+from tests.filters.conftest import PHOTOS, encoded, opened, real_image
+
+TINY = (160, 120)
+
+
+@pytest.fixture(scope="module")
+def judge() -> Judge:
+    return Judge.load()
+
+
+def tiny_sample(folder: Path, names: tuple[str, ...] = PHOTOS[:2]) -> Path:
+    """A benchmark folder of small real photos with their true labels."""
+    folder.mkdir(parents=True, exist_ok=True)
+    labels = imagenet_labels()
+    with open(folder / "labels.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "class_index", "wnid", "name"])
+        for name in names:
+            file = f"{name}.JPEG"
+            (folder / file).write_bytes(encoded(real_image(name, TINY), "JPEG", quality=92))
+            wnid, _, label = name.partition("_")
+            writer.writerow([file, labels[file], wnid, label])
+    return folder
+
+
+@pytest.mark.parametrize("module", [filters.evaluation, filters.bench_report])
+def test_docstring_examples(module):
+    failures, tried = doctest.testmod(module)
+    assert tried > 0 and failures == 0
+
+
+def test_default_data_is_the_shared_sample():
+    assert DEFAULT_DATA.resolve() == IMAGENET_SAMPLE.resolve()
+    samples = load_samples(DEFAULT_DATA, limit=3)
+    assert [s.path.name for s in samples] == list(imagenet_labels())[:3]
+    assert samples[0].class_index == imagenet_labels()[samples[0].path.name]
+
+
+def test_load_samples_rejects_bad_folders(tmp_path):
+    with pytest.raises(BenchError, match=r"no labels\.csv"):
+        load_samples(tmp_path)
+    (tmp_path / "labels.csv").write_text("file,class_index\nx.JPEG,seven\n")
+    with pytest.raises(BenchError, match="line 2: malformed"):
+        load_samples(tmp_path)
+    (tmp_path / "labels.csv").write_text("file,class_index,wnid,name\nx.JPEG,7,n1,cock\n")
+    with pytest.raises(BenchError, match="missing"):
+        load_samples(tmp_path)
+    with pytest.raises(BenchError, match="at least 1"):
+        load_samples(DEFAULT_DATA, limit=0)
+
+
+@pytest.mark.parametrize("text", ["-3", "0.1x5", "huge", "100MP", "10x10"])
+def test_parse_size_rejects(text):
+    with pytest.raises(BenchError):
+        parse_size(text)
+
+
+def test_prepare_photo_rescales_to_the_pixel_count(hen_path):
+    assert prepare_photo(hen_path, None) == hen_path.read_bytes()
+    data = prepare_photo(hen_path, parse_size("2MP"))
+    with Image.open(hen_path) as original, Image.open(io.BytesIO(data)) as big:
+        assert big.format == "JPEG"
+        assert abs(big.width * big.height - 2_000_000) < 0.01 * 2_000_000
+        assert abs(big.width / big.height - original.width / original.height) < 0.01
+
+
+def _row(true: int, before: list[int], after: list[int], **extra) -> PhotoResult:
+    row = PhotoResult("x.JPEG", true, "pfgsm", "low", "none", before, after, 1, 2, 1)
+    for name, value in extra.items():
+        setattr(row, name, value)
+    return row
+
+
+def test_summarise_counts_what_the_rows_say():
+    rows = [
+        _row(1, [1, 2, 3, 4, 5], [7, 1, 8, 9, 0], ssim=0.9, ciede2000=2.0, elapsed_ms=100),
+        _row(2, [2, 3, 4, 5, 6], [2, 3, 4, 5, 6], ssim=1.0, ciede2000=1.0, elapsed_ms=300),
+        _row(3, [4, 3, 5, 6, 7], [8, 9, 10, 11, 12], ssim=0.8, ciede2000=3.0, elapsed_ms=200),
+        _row(4, [4], [], error="cannot decode"),
+    ]
+    rows[1].surrogate_after = rows[1].surrogate_before  # not fooled
+    row = summarise(rows, ("pfgsm", "low", "none"), peak_mb=500.0)
+    assert (row["photos"], row["errors"]) == (4, 1)
+    assert row["judge_top1_original"] == pytest.approx(2 / 3, abs=1e-4)
+    assert row["judge_top5_original"] == 1.0
+    assert row["judge_top1_protected"] == pytest.approx(1 / 3, abs=1e-4)
+    assert row["judge_top5_protected"] == pytest.approx(2 / 3, abs=1e-4)
+    assert row["judge_fooled"] == 0.5  # of the two it had right, one is now wrong
+    assert row["surrogate_fooled"] == pytest.approx(2 / 3, abs=1e-4)
+    assert row["surrogate_fooled_after_upload"] == 0.0
+    assert row["ssim"] == 0.9 and row["ciede2000"] == 2.0 and row["psnr"] is None
+    assert row["time_ms_median"] == 200 and row["time_ms_p90"] == 280
+    table = markdown_table([row, {**row, "profile": "facebook"}]).splitlines()
+    assert len(table) == 4 and all(line.count("|") == table[0].count("|") for line in table)
+    assert "| pfgsm | low | facebook | 3/4 | 66.7% → 33.3% |" in table[3]
+
+
+def test_memory_sampler_sees_a_large_allocation():
+    with MemorySampler() as memory:
+        start = MemorySampler.rss_mb()
+        block = np.ones(200 * 2**20, np.uint8)
+        time.sleep(0.1)  # samples come every 10 ms; numpy holds the GIL while it fills
+        del block
+    assert memory.peak_mb >= start + 150
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"strengths": ("extreme",)}, "strengths must be among"),
+        ({"profiles": ("myspace",)}, "profiles must be among"),
+        ({"filters": ()}, "no filter"),
+        ({"sheet_photos": -1}, "sheet-photos"),
+    ],
+)
+def test_run_bench_rejects_bad_options(tmp_path, surrogate, change, message):
+    config = BenchConfig(("metadata",), ("low",), data=tmp_path)
+    with pytest.raises(BenchError, match=message):
+        run_bench(dataclasses.replace(config, **change), Protector(surrogate), None)
+
+
+def test_quick_bench_end_to_end(tmp_path, surrogate, judge):
+    """Quick mode: two small photos, one filter, one strength, one profile."""
+    data = tiny_sample(tmp_path / "data")
+    config = BenchConfig(("pfgsm",), ("low",), ("instagram",), data=data, sheet_photos=2)
+    labels: list[str] = []
+    run = run_bench(config, Protector(surrogate), judge, progress=labels.append)
+    assert len(labels) == steps(config, 2) == 2 == len(run.photos)
+    for photo in run.photos:
+        assert photo.error is None, photo.error
+        original = (data / photo.file).read_bytes()
+        assert photo.judge_before == judge.topk(np.asarray(simulate_upload(original, "instagram")))
+        assert photo.surrogate_before == surrogate.predict(np.asarray(opened(original))).index
+        assert len(photo.judge_after) == 5 and photo.surrogate_after is not None
+        # The filter changed the pixels, and the figures say by how much.
+        assert photo.psnr is not None and 0 < photo.ciede2000 < 10 and 0.8 < photo.ssim < 1
+        assert photo.elapsed_ms > 0
+    (row,) = run.summary
+    assert (row["profile"], row["photos"], row["errors"]) == ("instagram", 2, 0)
+    fooled = [p.surrogate_after != p.surrogate_before for p in run.photos]
+    assert row["surrogate_fooled"] == sum(fooled) / 2
+    assert row["peak_rss_mb"] > 100
+
+    paths = write_outputs(run, tmp_path / "out")
+    assert [path.name for path in paths] == list(OUTPUT_FILES)
+    saved = json.loads(paths[0].read_text())
+    assert saved["summary"] == run.summary and len(saved["photos"]) == 2
+    assert saved["config"]["data"] == str(data)
+    assert "| pfgsm | low | instagram | 2/2 |" in paths[1].read_text()
+    for path in paths[2:]:
+        with Image.open(path) as image:
+            assert image.format == "PNG"
+    with Image.open(paths[3]) as sheet:
+        assert sheet.width == 2 * 200 and sheet.height > 2 * 200  # original + 1 configuration

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from filters.base import Filter
+from filters.colorfool import ColorFoolFilter, ColorFoolSearchFilter
+from filters.edgefool import EdgeFoolFilter
 from filters.metadata import MetadataFilter
 from filters.pfgsm import PFGSMFilter
 
@@ -11,6 +13,9 @@ __all__ = ["FILTERS", "describe_filters"]
 FILTERS: dict[str, type[Filter]] = {
     MetadataFilter.name: MetadataFilter,
     PFGSMFilter.name: PFGSMFilter,
+    ColorFoolFilter.name: ColorFoolFilter,
+    ColorFoolSearchFilter.name: ColorFoolSearchFilter,
+    EdgeFoolFilter.name: EdgeFoolFilter,
 }
 
 
@@ -18,6 +23,6 @@ def describe_filters() -> list[dict[str, str]]:
     """Name and one-line description of each filter, for the API and the CLI.
 
     >>> [entry["name"] for entry in describe_filters()]
-    ['metadata', 'pfgsm']
+    ['metadata', 'pfgsm', 'colorfool', 'colorfool-search', 'edgefool']
     """
     return [{"name": name, "description": cls.description} for name, cls in FILTERS.items()]

@@ -1,0 +1,153 @@
+"""filters/colorfool.py: lightness and people kept, the budget held, the label changed."""
+
+from __future__ import annotations
+
+import doctest
+
+import numpy as np
+import pytest
+import torch
+from kornia.color import rgb_to_lab
+
+import filters.colorfool
+from filters import FilterSettings
+from filters.codec import decode, encode
+from filters.colorfool import (
+    BUDGETS,
+    ColorFoolFilter,
+    ColorFoolSearchFilter,
+    change_lab,
+    ciede2000,
+)
+from filters.photo import Photo
+from filters.quality import ssim
+from filters.regions import person_mask
+from filters.surrogate import Surrogate
+from tests.filters.conftest import encoded, opened, real_image
+from tests.filters.test_regions import face_photo
+
+# Photos the surrogate can be fooled on by colour alone at 320 x 240 (measured).
+FOOLABLE = ("n01440764_tench", "n02096177_cairn", "n03259280_Dutch_oven")
+# Close to the surrogate's decision boundary: the random search wins there in ~40 trials.
+NEAR_BOUNDARY = "n09399592_promontory"
+
+
+@pytest.fixture(scope="module")
+def colorfool(surrogate: Surrogate) -> ColorFoolFilter:
+    return ColorFoolFilter(surrogate)
+
+
+def lab(pixels: np.ndarray) -> torch.Tensor:
+    return rgb_to_lab(torch.from_numpy(pixels.copy()).permute(2, 0, 1).float() / 255)
+
+
+def test_docstring_examples():
+    failures, tried = doctest.testmod(filters.colorfool)
+    assert tried > 0 and failures == 0
+
+
+@pytest.mark.parametrize(
+    ("one", "two", "expected"),
+    [  # Sharma, Wu, Dalal (2005), table 1: pairs 1, 7, 17 and 25
+        ((50, 2.6772, -79.7751), (50, 0, -82.7485), 2.0425),
+        ((50, 0, 0), (50, -1, 2), 2.3669),
+        ((50, 2.5, 0), (73, 25, -18), 27.1492),
+        ((60.2574, -34.0099, 36.2677), (60.4626, -34.1751, 39.4387), 1.2644),
+    ],
+)
+def test_ciede2000_matches_the_published_pairs(one, two, expected):
+    first = torch.tensor(one, dtype=torch.float64)[:, None, None]
+    second = torch.tensor(two, dtype=torch.float64)[:, None, None]
+    assert float(ciede2000(first, second)) == pytest.approx(expected, abs=1e-4)
+    assert float(ciede2000(second, first)) == pytest.approx(expected, abs=1e-4)
+
+
+def test_change_lab_moves_colour_not_lightness():
+    pixels = np.asarray(real_image(FOOLABLE[0], size=(160, 120)))
+    field = torch.zeros(1, 3, 4, 4)
+    field[0, 1], field[0, 2] = 25.0, -25.0  # far enough to leave the gamut on some pixels
+    out = change_lab(pixels, field)
+    before, after = lab(pixels), lab(out)
+    assert (after[0] - before[0]).abs().max() < 1.0  # uint8 rounding only
+    assert float((after[1] - before[1]).mean()) > 5 and float((after[2] - before[2]).mean()) < -5
+
+
+def test_change_lab_keeps_unchanged_pixels_bit_for_bit():
+    pixels = np.asarray(real_image(FOOLABLE[1], size=(160, 120)))
+    assert np.array_equal(change_lab(pixels, torch.zeros(1, 3, 5, 5)), pixels)
+    field = torch.zeros(1, 3, 8, 8)
+    field[0, 1, :, 6:] = 10.0  # only the right quarter moves, with a soft edge
+    out = change_lab(pixels, field)
+    assert np.array_equal(out[:, :100], pixels[:, :100])
+    assert not np.array_equal(out[:, 140:], pixels[:, 140:])
+
+
+def test_change_lab_refuses_bad_shapes():
+    with pytest.raises(ValueError, match="field"):
+        change_lab(np.zeros((4, 4, 3), np.uint8), torch.zeros(3, 4, 4))
+    with pytest.raises(ValueError, match="pixels"):
+        change_lab(np.zeros((4, 4), np.uint8), torch.zeros(1, 3, 4, 4))
+
+
+@pytest.mark.parametrize("name", FOOLABLE)
+def test_label_changes_with_lightness_and_budget_kept(colorfool, surrogate, name):
+    photo = decode(encoded(real_image(name), "PNG"))
+    result = colorfool(photo, FilterSettings("medium", seed=1))
+    out = decode(encode(result.photo))
+    assert out.pixels.shape == photo.pixels.shape and opened(encode(result.photo)).format == "PNG"
+    before, after = lab(photo.pixels), lab(out.pixels)
+    assert (after[0] - before[0]).abs().max() < 1.0
+    budget = BUDGETS["medium"]
+    assert float(ciede2000(before, after).mean()) <= budget.delta_e * 1.1
+    assert ssim(photo.pixels, out.pixels) >= budget.ssim
+    assert result.report["fooled"] and result.report["method"] == "gradient"
+    assert surrogate.predict(out.pixels).index != surrogate.predict(photo.pixels).index
+
+
+def test_people_are_left_exactly_as_they_were(colorfool):
+    pixels = face_photo("kit_harington/2.jpg")
+    photo = Photo(pixels, "PNG", "RGB")
+    result = colorfool(photo, FilterSettings("high", seed=0))
+    mask, faces = person_mask(pixels)
+    assert faces == 1 and result.report["faces"] == 1
+    rows = np.linspace(0, mask.shape[0] - 1, pixels.shape[0]).round().astype(int)
+    cols = np.linspace(0, mask.shape[1] - 1, pixels.shape[1]).round().astype(int)
+    person = mask[rows][:, cols]
+    changed = (result.photo.pixels != pixels).any(axis=2)
+    assert person.mean() > 0.2 and not changed[person].any()
+    assert changed[~person].mean() > 0.3
+
+
+def test_sky_only_turns_bluer(colorfool):
+    pixels = np.zeros((120, 160, 3), np.uint8)
+    pixels[:60], pixels[60:] = (135, 180, 230), (170, 120, 90)
+    result = colorfool(Photo(pixels, "PNG", "RGB"), FilterSettings("low", seed=0))
+    sky = result.report["shift"]["sky"]
+    assert sky[0] <= 0 and sky[1] <= 0
+    before, after = lab(pixels), lab(result.photo.pixels)
+    assert float(after[1:, 10:40].max()) <= float(before[1:, 10:40].max()) + 0.5
+
+
+def test_search_changes_the_label_within_its_trials(surrogate):
+    photo = decode(encoded(real_image(NEAR_BOUNDARY), "PNG"))
+    result = ColorFoolSearchFilter(surrogate)(photo, FilterSettings("medium", seed=3))
+    report = result.report
+    assert report["method"] == "search" and 1 <= report["steps"] < BUDGETS["medium"].trials
+    assert report["fooled"]
+    before, after = lab(photo.pixels), lab(result.photo.pixels)
+    assert float(ciede2000(before, after).mean()) <= BUDGETS["medium"].delta_e * 1.1
+
+
+@pytest.mark.parametrize("variant", [ColorFoolFilter, ColorFoolSearchFilter])
+def test_same_seed_same_bytes(surrogate, variant):
+    photo = decode(encoded(real_image(NEAR_BOUNDARY), "PNG"))
+    first = variant(surrogate)(photo, FilterSettings("medium", seed=3))
+    second = variant(surrogate)(photo, FilterSettings("medium", seed=3))
+    assert encode(first.photo) == encode(second.photo)
+    assert first.report == second.report
+
+
+def test_grey_photo_is_left_alone(colorfool):
+    photo = decode(encoded(real_image(FOOLABLE[1]).convert("L"), "PNG"))
+    result = colorfool(photo, FilterSettings("medium", seed=0))
+    assert result.photo is photo and result.report["skipped"] == "grey"

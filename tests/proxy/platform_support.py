@@ -29,10 +29,8 @@ HOSTS = {
     "discord": f"discord-attachments-uploads-prd.storage.{DOMAIN}",
     "plain": f"plain.{DOMAIN}",
 }
-# Most shapes run with the metadata filter alone (fast on 2 cores; it proves the rewritten
-# file, not the original, arrived); the hosts in PIXEL_HOSTS also run P-FGSM, whose
-# changed pixels must arrive too.
-FAST_FILTERS = ["metadata"]
+# Every protected test platform strips metadata and runs P-FGSM: the arriving file must be
+# the rewritten one, its pixels changed (and, where the size was announced, its length kept).
 PIXEL_FILTERS = ["metadata", "pfgsm"]
 X_MEDIA_ID = "1146654567674912769"
 FB_SESSION = "upload:MTphdHRhY2htZW50OjZiMGNmNjQy"
@@ -90,7 +88,7 @@ def serve_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformSit
     server.stop()
 
 
-def start_veil(home: Path, site: PlatformSite, pixel_hosts: tuple[str, ...] = ()) -> VeilProcess:
+def start_veil(home: Path, site: PlatformSite) -> VeilProcess:
     """A `veil run` that protects every test platform but ``plain``."""
     target = f"127.0.0.1:{site.port}"
     veil = VeilProcess(
@@ -104,8 +102,9 @@ def start_veil(home: Path, site: PlatformSite, pixel_hosts: tuple[str, ...] = ()
     policy = {"enabled": True, "strength": "low", "on_failure": "block", "profile": "none"}
     for host in HOSTS.values():
         if host != HOSTS["plain"]:
-            filters = PIXEL_FILTERS if host in pixel_hosts else FAST_FILTERS
-            response = veil.api("PUT", f"/policies/{host}", json={**policy, "filters": filters})
+            response = veil.api(
+                "PUT", f"/policies/{host}", json={**policy, "filters": PIXEL_FILTERS}
+            )
             assert response.status_code in (200, 201), response.text
     return veil
 

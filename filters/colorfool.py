@@ -23,6 +23,7 @@ from kornia.color import lab_to_rgb, rgb_to_lab
 from filters.base import Filter, Filtered, FilterSettings
 from filters.codec import sent_pixels
 from filters.photo import Photo
+from filters.quality import delta_e2000
 from filters.regions import REGIONS, Regions, find_regions
 from filters.surrogate import INPUT_SIZE, Surrogate
 
@@ -33,7 +34,6 @@ __all__ = [
     "ColorFoolSearchFilter",
     "ColourBudget",
     "change_lab",
-    "ciede2000",
 ]
 
 
@@ -74,54 +74,6 @@ SEARCH_BATCH = 10  # trials classified in one forward pass
 # one shift per region is too weak a change to fool a classifier within a small budget.
 GRID = 12
 PERSON_GUARD = 2  # mask cells around people left unshifted, so upsampling leaves them exact
-
-
-def ciede2000(lab1: torch.Tensor, lab2: torch.Tensor) -> torch.Tensor:
-    """CIEDE2000 colour difference (Sharma, Wu, Dalal 2005) of (*, 3, H, W) Lab images.
-
-    Returns:
-        (*, H, W) differences; about 1 is a just-noticeable difference.
-
-    >>> one = torch.tensor([50.0, 2.6772, -79.7751])[:, None, None]
-    >>> two = torch.tensor([50.0, 0.0, -82.7485])[:, None, None]
-    >>> round(float(ciede2000(one, two)), 4)
-    2.0425
-    """
-    if lab1.shape[-3] != 3 or lab1.shape[-3:] != lab2.shape[-3:]:
-        raise ValueError(f"need Lab images (*, 3, H, W), got {lab1.shape} and {lab2.shape}")
-    (l1, a1, b1), (l2, a2, b2) = lab1.unbind(-3), lab2.unbind(-3)
-    chroma = (torch.hypot(a1, b1) + torch.hypot(a2, b2)) / 2
-    g = 0.5 * (1 - torch.sqrt(chroma**7 / (chroma**7 + 25.0**7)))
-    a1, a2 = a1 * (1 + g), a2 * (1 + g)
-    c1, c2 = torch.hypot(a1, b1), torch.hypot(a2, b2)
-    h1 = torch.rad2deg(torch.atan2(b1, a1)) % 360
-    h2 = torch.rad2deg(torch.atan2(b2, a2)) % 360
-    grey = (c1 * c2) == 0
-    dh = h2 - h1
-    dh = torch.where(dh > 180, dh - 360, torch.where(dh < -180, dh + 360, dh))
-    dh = torch.where(grey, torch.zeros_like(dh), dh)
-    d_hue = 2 * torch.sqrt(c1 * c2) * torch.sin(torch.deg2rad(dh) / 2)
-    mean_l, mean_c = (l1 + l2) / 2, (c1 + c2) / 2
-    mean_h = (h1 + h2) / 2
-    mean_h = torch.where(
-        (h1 - h2).abs() > 180, mean_h + torch.where(mean_h < 180, 180, -180), mean_h
-    )
-    mean_h = torch.where(grey, h1 + h2, mean_h)
-    rad = torch.deg2rad
-    t = (
-        1
-        - 0.17 * torch.cos(rad(mean_h - 30))
-        + 0.24 * torch.cos(rad(2 * mean_h))
-        + 0.32 * torch.cos(rad(3 * mean_h + 6))
-        - 0.20 * torch.cos(rad(4 * mean_h - 63))
-    )
-    theta = 30 * torch.exp(-(((mean_h - 275) / 25) ** 2))
-    r_c = 2 * torch.sqrt(mean_c**7 / (mean_c**7 + 25.0**7))
-    s_l = 1 + 0.015 * (mean_l - 50) ** 2 / torch.sqrt(20 + (mean_l - 50) ** 2)
-    s_c, s_h = 1 + 0.045 * mean_c, 1 + 0.015 * mean_c * t
-    r_t = -torch.sin(rad(2 * theta)) * r_c
-    dl, dc, dhh = (l2 - l1) / s_l, (c2 - c1) / s_c, d_hue / s_h
-    return torch.sqrt((dl**2 + dc**2 + dhh**2 + r_t * dc * dhh).clamp(min=0))
 
 
 def upsampler(size: int, full: int) -> torch.Tensor:
@@ -220,7 +172,7 @@ class _Views:
 
     def cost(self, shifted: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B,) mean CIEDE2000 and (B,) SSIM of shifted views against the original."""
-        delta_e = ciede2000(self.lab, rgb_to_lab(shifted)).mean(dim=(-2, -1))
+        delta_e = delta_e2000(self.lab, rgb_to_lab(shifted)).mean(dim=(-2, -1))
         original = self.rgb.expand_as(shifted).contiguous()
         similarity = piq.ssim(shifted.contiguous(), original, reduction="none")
         return delta_e, similarity
@@ -307,7 +259,7 @@ class ColorFoolFilter(Filter):
         sent = self.surrogate.view(sent_pixels(out))
         with torch.inference_mode():
             top1 = int(self.surrogate.logits(sent)[0].argmax())
-            delta_e = float(ciede2000(views.lab, rgb_to_lab(sent)).mean())
+            delta_e = float(delta_e2000(views.lab, rgb_to_lab(sent)).mean())
         mean = shifts.mean(dim=(-2, -1))
         shift = {name: [round(float(v), 2) for v in mean[i]] for i, name in enumerate(SHIFTED)}
         report |= {"steps": steps, "shift": shift, "fooled": top1 != original}

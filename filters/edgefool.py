@@ -20,8 +20,9 @@ from kornia.color import lab_to_rgb, rgb_to_lab
 
 from filters.base import Filter, Filtered, FilterSettings
 from filters.codec import sent_pixels
-from filters.colorfool import change_lab, ciede2000, upsampler
+from filters.colorfool import change_lab, upsampler
 from filters.photo import Photo
+from filters.quality import delta_e2000
 from filters.surrogate import INPUT_SIZE, Surrogate
 
 __all__ = ["BUDGETS", "DetailBudget", "EdgeFoolFilter", "l0_smooth"]
@@ -142,7 +143,7 @@ class EdgeFoolFilter(Filter):
     @staticmethod
     def _cost(lab: torch.Tensor, rgb: torch.Tensor, changed: torch.Tensor) -> tuple[float, float]:
         """Mean CIEDE2000 and SSIM of a changed view against the original one."""
-        delta_e = float(ciede2000(lab, rgb_to_lab(changed)).mean())
+        delta_e = float(delta_e2000(lab, rgb_to_lab(changed)).mean())
         similarity = float(piq.ssim(changed, rgb))
         return delta_e, similarity
 
@@ -203,7 +204,7 @@ class EdgeFoolFilter(Filter):
         sent = self.surrogate.view(sent_pixels(out))
         with torch.inference_mode():
             top1 = int(self.surrogate.logits(sent)[0].argmax())
-            delta_e = float(ciede2000(lab, rgb_to_lab(sent)).mean())
+            delta_e = float(delta_e2000(lab, rgb_to_lab(sent)).mean())
         report = {
             "steps": steps,
             "light": {

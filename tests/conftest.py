@@ -26,6 +26,16 @@ def imagenet_photo(name: str) -> Path:
     return IMAGENET_SAMPLE / f"{name}.JPEG"
 
 
+def public_domain_photo() -> Path:
+    """Grace Hopper's portrait (US Navy, public domain), shipped by matplotlib.
+
+    For pictures that end up in the repository (screenshots): ImageNet photos must not.
+    """
+    import matplotlib.cbook
+
+    return Path(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+
+
 def imagenet_labels() -> dict[str, int]:
     with open(IMAGENET_SAMPLE / "labels.csv", newline="") as handle:
         return {row["file"]: int(row["class_index"]) for row in csv.DictReader(handle)}

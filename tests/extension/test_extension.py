@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import BrowserContext, Page, Worker, expect
 
-from tests.conftest import IFD_GPS, imagenet_photo, jpeg_with_private_metadata
+from tests.conftest import IFD_GPS, jpeg_with_private_metadata, public_domain_photo
 from tests.extension.conftest import (
     CHROMIUM,
     PROTECTED,
@@ -41,7 +41,8 @@ OpenPage = Callable[[str], Page]
 
 @pytest.fixture(scope="module")
 def photo() -> bytes:
-    return jpeg_with_private_metadata(imagenet_photo("n01514859_hen"), size=(320, 240))
+    # Its screenshots go into the repository: a public-domain photo, not an ImageNet one.
+    return jpeg_with_private_metadata(public_domain_photo(), size=(256, 300))
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +140,7 @@ def test_upload_is_protected_and_audited(
     sent = parts["file"]
     assert parts["caption"] == b"Our holiday"
     got = Image.open(io.BytesIO(sent))
-    assert got.format == "JPEG" and got.size == (320, 240)
+    assert got.format == "JPEG" and got.size == (256, 300)
     assert not got.getexif().get_ifd(IFD_GPS) and b"082021001234" not in sent
     assert got.convert("RGB").tobytes() != Image.open(io.BytesIO(photo)).convert("RGB").tobytes()
     [entry] = veil.api("GET", f"/audit?site={PROTECTED}").json()["items"]

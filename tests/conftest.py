@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import os
 import struct
@@ -41,6 +42,7 @@ def imagenet_labels() -> dict[str, int]:
         return {row["file"]: int(row["class_index"]) for row in csv.DictReader(handle)}
 
 
+@functools.cache  # lcms stamps the creation time into the profile: make it once
 def srgb_icc() -> bytes:
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 

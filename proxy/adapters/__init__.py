@@ -15,6 +15,7 @@ from proxy.adapters.presigned import PresignedPutAdapter
 from proxy.adapters.resumable import GraphResumableAdapter
 from proxy.adapters.rupload import RuploadAdapter
 from proxy.adapters.xmedia import XMediaAdapter
+from proxy.adapters.xmedia_v2 import XMediaV2Adapter
 
 __all__ = [
     "Adapter",
@@ -26,6 +27,7 @@ __all__ = [
     "SessionBook",
     "UploadRequest",
     "XMediaAdapter",
+    "XMediaV2Adapter",
     "default_adapters",
     "plan_upload",
 ]
@@ -33,7 +35,14 @@ __all__ = [
 
 def default_adapters() -> list[Adapter]:
     """Fresh adapters (they hold upload sessions), most specific first."""
-    return [RuploadAdapter(), XMediaAdapter(), GraphResumableAdapter(), PresignedPutAdapter()]
+    x_media = XMediaAdapter()
+    return [
+        RuploadAdapter(),
+        x_media,
+        XMediaV2Adapter(x_media.sessions),  # X's media ids, whichever API shape made them
+        GraphResumableAdapter(),
+        PresignedPutAdapter(),
+    ]
 
 
 def plan_upload(adapters: Sequence[Adapter], request: UploadRequest) -> Plan:

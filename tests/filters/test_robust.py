@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from filters.errors import ProtectionError
-from filters.robust import PlatformTransform, input_diversity, platform_jpeg, smooth_gradient
+from filters.robust import PlatformTransform, classifier_view, platform_jpeg, smooth_gradient
 from tests.filters.conftest import real_image
 
 
@@ -41,16 +41,25 @@ def test_jpeg_quality_range_is_checked():
         platform_jpeg(torch.rand(1, 3, 16, 16), (90, 80), torch.Generator())
 
 
-def test_input_diversity_is_seeded_and_varies():
-    images = as_tensor(real_image(size=(64, 64))).expand(3, -1, -1, -1)
-    first = input_diversity(images, torch.Generator().manual_seed(1))
-    again = input_diversity(images, torch.Generator().manual_seed(1))
-    other = input_diversity(images, torch.Generator().manual_seed(2))
-    assert first.shape == images.shape and torch.equal(first, again)
+def test_classifier_view_is_seeded_and_varies():
+    images = as_tensor(real_image(size=(300, 256))).expand(3, -1, -1, -1)
+    first = classifier_view(images, torch.Generator().manual_seed(1))
+    again = classifier_view(images, torch.Generator().manual_seed(1))
+    other = classifier_view(images, torch.Generator().manual_seed(2))
+    assert first.shape == (3, 3, 224, 224) and torch.equal(first, again)
     assert not torch.equal(first, other) and not torch.equal(first[0], first[1])
-    assert torch.equal(input_diversity(images, torch.Generator(), min_crop=1.0), images)
-    with pytest.raises(ValueError, match="min_crop"):
-        input_diversity(images, torch.Generator(), min_crop=0.0)
+    with pytest.raises(ValueError, match="scale range"):
+        classifier_view(images, torch.Generator(), scale_range=(1.2, 0.8))
+
+
+def test_classifier_view_crops_at_scale_or_squashes_the_whole_photo():
+    # A photo as wide as two crops: a crop at scale 1 is a window of it, a squash sees all.
+    left, right = torch.zeros(1, 3, 224, 224), torch.ones(1, 3, 224, 224)
+    images = torch.cat([left, right], dim=3) + torch.linspace(0, 0.1, 448)
+    crop = classifier_view(images, torch.Generator(), scale_range=(1.0, 1.0), squash=0.0)
+    assert any(torch.equal(crop, images[..., k : k + 224]) for k in range(225))
+    whole = classifier_view(images, torch.Generator(), squash=1.0)
+    assert float(whole[..., :100].max()) < 0.1 and float(whole[..., 124:].min()) > 1
 
 
 def test_smoothing_removes_fine_detail_only():
@@ -64,10 +73,11 @@ def test_smoothing_removes_fine_detail_only():
 
 def test_platform_transform_follows_the_profile():
     images = as_tensor(real_image(size=(96, 96))).expand(2, -1, -1, -1)
-    none = PlatformTransform("none", torch.Generator(), diversity=0.0)
+    none = PlatformTransform("none", torch.Generator(), squash=1.0, size=96)
     assert torch.equal(none(images), images)
-    facebook = PlatformTransform("instagram", torch.Generator().manual_seed(0), diversity=0.0)
-    changed = facebook(images)
+    seeded = torch.Generator().manual_seed(0)
+    instagram = PlatformTransform("instagram", seeded, squash=1.0, size=96)
+    changed = instagram(images)
     assert changed.shape == images.shape and not torch.equal(changed, images)
     assert float((changed - images).abs().mean()) < 0.05
     with pytest.raises(ProtectionError, match="unknown platform profile"):

@@ -26,6 +26,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import kornia
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -255,6 +256,7 @@ class PFGSMFilter(Filter):
             settings.profile, generator, squash=config.squash, jpeg_scale=jpeg_scale
         )
         bound = budget.eps * texture_mask(view)
+        view_lab = kornia.color.rgb_to_lab(view)
         members = [member.logits for member in self.ensemble.members]
         delta = transfer_attack(
             members,
@@ -265,7 +267,7 @@ class PFGSMFilter(Filter):
             config,
             transform,
             grey=photo.is_grey,
-            project=lambda change: view_scale(view, change, budget),
+            project=lambda change: view_scale(view, change, budget, view_lab=view_lab),
         )
         return view, likely, target, bound, delta
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import quote_from_bytes
 
-from filters.formats import sniff_format
+from filters.formats import IMAGE_MAGIC_MIN_BYTES, sniff_format
 from proxy.adapters.base import Adapter, Plan, SessionBook, UploadRequest
 from proxy.multipart import boundary_from_content_type, parse_multipart
 from proxy.shapes.types import splice
@@ -40,6 +40,8 @@ class _Session:
     total_bytes: int
     media_type: str
     segments: list[bytes] = field(default_factory=list)
+    # Set once segment 0 showed its first bytes: only then may a non-image pass.
+    sniffed: bool = False
 
     @property
     def held(self) -> int:
@@ -140,9 +142,18 @@ class XMediaAdapter(Adapter):
                 f"APPEND for media {media_id[:30]} whose INIT Veil did not see: "
                 "its announced size is unknown"
             )
-        if index == "0" and segment is not None and sniff_format(segment) is not None:
-            session.media_type = "image/"  # the bytes decide, whatever INIT claimed
+        if index == "0" and segment is not None and len(segment) >= IMAGE_MAGIC_MIN_BYTES:
+            session.sniffed = True
+            if sniff_format(segment) is not None:
+                session.media_type = "image/"  # the bytes decide, whatever INIT claimed
         if not session.media_type.startswith("image/"):
+            if not session.sniffed:
+                # A photo announced as a video must not slip out in pieces too short to tell.
+                self.sessions.pop(media_id)
+                return self._refuse(
+                    "the upload's first segment did not arrive first, or is too short to "
+                    "tell whether it is a photo"
+                )
             return Plan(self.name)  # a video or other file: nothing to hold
         if session.total_bytes > MAX_APPEND_BYTES:
             self.sessions.pop(media_id)

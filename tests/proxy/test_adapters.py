@@ -163,6 +163,16 @@ def test_x_init_claiming_video_but_sending_a_photo_is_held(photo: bytes) -> None
     assert adapter.plan(x_append(media_id, 0, photo[:500])).reply == 204
 
 
+def test_x_video_claim_with_a_first_segment_too_short_to_tell_is_refused(photo: bytes) -> None:
+    adapter = XMediaAdapter()
+    media_id = x_init(adapter, len(photo), "video/mp4")
+    # Two bytes of a JPEG cannot be told from a video; the rest must not pass either.
+    assert "too short" in (adapter.plan(x_append(media_id, 0, photo[:2])).refuse or "")
+    assert "did not see" in (adapter.plan(x_append(media_id, 1, photo[2:])).refuse or "")
+    skipped = x_init(adapter, len(photo), "video/mp4")
+    assert "first segment" in (adapter.plan(x_append(skipped, 1, photo[100:])).refuse or "")
+
+
 def test_graph_resumable_size_preserving_and_resume_refused(photo: bytes) -> None:
     adapter = GraphResumableAdapter()
     start = req(

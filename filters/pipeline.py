@@ -9,12 +9,12 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from filters.animation import protect_frames
 from filters.base import Chain, Filter, FilterSettings
-from filters.codec import decode, encode, thumbnail
+from filters.codec import decode, encode, sent_pixels, thumbnail
 from filters.errors import ProtectionError
 from filters.quality import psnr, ssim
 from filters.registry import FILTERS
@@ -161,7 +161,12 @@ class Protector:
             output = encode_to_size(result.photo, len(data))
         else:
             output = encode(result.photo)
-        sent = decode(output) if names else photo
+        if not names:
+            sent = photo
+        elif exact_size:
+            sent = decode(output)
+        else:  # what a reader decodes from ``output``; the filter's own check often has it
+            sent = replace(result.photo, pixels=sent_pixels(result.photo))
         after = self.surrogate.predict(sent.pixels)
         removed = [n for report in result.report.values() for n in report.get("removed", ())]
         thumbs = thumbnail(photo), thumbnail(sent)

@@ -5,7 +5,8 @@ photo through random draws of what the platform and an unknown classifier do to 
 the change that survives is the one that works through all of them:
 
 - the platform: resize to its long edge, then JPEG at a quality drawn from its range
-  (kornia's differentiable JPEG, Reich et al. 2024);
+  (kornia's JPEG, Reich et al. 2024, with a straight-through gradient: see
+  :func:`platform_jpeg`);
 - the classifier's own view: a rescale and a square crop, or the whole photo squashed
   (input diversity, Xie et al., CVPR 2019);
 - translation invariance (Dong et al., CVPR 2019): the gradient is smoothed before use.
@@ -57,7 +58,8 @@ def platform_jpeg(
         generator: source of the random qualities.
         scale: code the images at ``scale`` times their size and come back. The platform
             codes the full photo, where a change from the small view covers several 8x8
-            blocks; coding the small view itself would be too harsh.
+            blocks. With the straight-through gradient, coding the view itself (1) gave
+            the same judge figures as 1.5 and 2 on the development photos, for less time.
 
     Returns:
         (B, 3, H, W) what a decoder shows.
@@ -75,10 +77,29 @@ def platform_jpeg(
     if scale != 1.0:
         big = (round(size[0] * scale), round(size[1] * scale))
         images = F.interpolate(images, size=big, mode="bilinear", align_corners=False)
-    coded = kornia.enhance.jpeg_codec_differentiable(images.clamp(0, 1), quality)
+    images = images.clamp(0, 1)
+    # Backward pass through the codec's linear part, the forward value exact (BPDA, Athalye
+    # et al. 2018): rounding to a quantisation step moves a coefficient by the change on
+    # average, so its expected derivative is 1. Kornia's polynomial rounding gives the same
+    # judge figures and costs 7x its forward pass in the backward one (76 ms a step).
+    with torch.no_grad():
+        exact = kornia.enhance.jpeg_codec_differentiable(images, quality)
+    linear = _chroma_round_trip(images)
+    coded = linear + (exact - linear).detach()
     if scale != 1.0:
         coded = F.interpolate(coded, size=size, mode="bilinear", antialias=True)
     return coded
+
+
+def _chroma_round_trip(images: torch.Tensor) -> torch.Tensor:
+    """What JPEG does to a photo besides rounding: Cb and Cr at half size and back (as kornia)."""
+    height, width = images.shape[-2:]
+    even = F.pad(images, (0, width % 2, 0, height % 2), mode="replicate")
+    ycbcr = kornia.color.rgb_to_ycbcr(even)
+    chroma = F.interpolate(ycbcr[:, 1:], scale_factor=0.5, mode="bilinear", antialias=True)
+    chroma = F.interpolate(chroma, scale_factor=2.0, mode="bilinear", align_corners=False)
+    rgb = kornia.color.ycbcr_to_rgb(torch.cat([ycbcr[:, :1], chroma], dim=1))
+    return rgb[..., :height, :width]
 
 
 def _resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -146,7 +167,10 @@ class PlatformTransform(nn.Module):
         profile: the platform (name or profile); ``none`` skips the JPEG.
         generator: the random source; the caller seeds it.
         squash: see :func:`classifier_view`.
-        jpeg_scale: see :func:`platform_jpeg`.
+        jpeg_scale: see :func:`platform_jpeg`: the photo's size over the view's, for a
+            photo smaller than the view, whose JPEG blocks cover more of it.
+        own_quality: the JPEG quality the photo itself is written at before upload (a
+            small photo saved at quality 60 loses most of a change there); None: lossless.
         size: the classifier's input side.
     """
 
@@ -156,7 +180,8 @@ class PlatformTransform(nn.Module):
         generator: torch.Generator,
         *,
         squash: float = 0.2,
-        jpeg_scale: float = 2.0,
+        jpeg_scale: float = 1.0,
+        own_quality: int | None = None,
         size: int = 224,
     ) -> None:
         super().__init__()
@@ -164,10 +189,19 @@ class PlatformTransform(nn.Module):
         self.generator = generator
         self.squash = squash
         self.jpeg_scale = jpeg_scale
+        self.own_quality = own_quality
         self.size = size
+
+    def sent(self, images: torch.Tensor) -> torch.Tensor:
+        """The images as the photo's own encoder writes them (no randomness)."""
+        if self.own_quality is None:
+            return images
+        quality = (self.own_quality, self.own_quality)
+        return platform_jpeg(images, quality, self.generator, scale=self.jpeg_scale)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         _check(images)
+        images = self.sent(images)
         if self.profile.quality_range is not None:
             images = platform_jpeg(
                 images, self.profile.quality_range, self.generator, scale=self.jpeg_scale

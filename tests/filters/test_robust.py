@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import kornia
 import numpy as np
 import pytest
 import torch
@@ -34,6 +35,19 @@ def test_differentiable_jpeg_is_close_to_pillow_and_has_a_gradient():
     assert coded_error < 0.5 * float((clean.detach() - real).abs().mean())
     coded.sum().backward()
     assert clean.grad is not None and float(clean.grad.abs().sum()) > 0
+
+
+def test_jpeg_value_is_exact_and_its_gradient_passes_the_rounding():
+    # Odd sizes (padding); no saturated pixel, where the clipping rightly stops the gradient.
+    image = (0.05 + 0.9 * as_tensor(real_image(size=(90, 67)))).requires_grad_(True)
+    coded = platform_jpeg(image, (80, 80), torch.Generator())
+    exact = kornia.enhance.jpeg_codec_differentiable(image.detach(), torch.tensor([80.0]))
+    assert torch.allclose(coded.detach(), exact, atol=1e-6)
+    # Straight through the rounding: a brighter input gives a brighter output everywhere,
+    # where a rounding's own derivative is zero at every whole quantisation step.
+    (coded.sum(dim=1)).sum().backward()
+    grad = image.grad.sum(dim=1)
+    assert float(grad.min()) > 0.5 and float(grad.max()) < 5
 
 
 def test_jpeg_quality_range_is_checked():

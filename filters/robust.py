@@ -113,6 +113,7 @@ def classifier_view(
     size: int = 224,
     scale_range: tuple[float, float] = (0.8, 1.15),
     squash: float = 0.2,
+    flip: float = 0.0,
 ) -> torch.Tensor:
     """How an unknown classifier might look at each photo: one random draw per image.
 
@@ -120,7 +121,8 @@ def classifier_view(
     and timm: 256 then 224); some squash the whole photo to a square. A change made for one
     fixed view fails at another scale, so each draw rescales the aspect-kept ``images`` by
     a factor in ``scale_range`` and crops ``size`` pixels at a random place, or, with
-    probability ``squash``, squashes the whole image (input diversity, Xie et al. 2019).
+    probability ``squash``, squashes the whole image (input diversity, Xie et al. 2019);
+    then, with probability ``flip``, mirrors it (classifiers are trained on both).
 
     Args:
         images: (B, 3, H, W) in [0, 1], shorter side about ``size / 0.875``.
@@ -141,14 +143,17 @@ def classifier_view(
     for image in images:
         image = image[None]
         if float(torch.rand(1, generator=generator)) < squash:
-            out.append(_resize(image, (size, size)))
-            continue
-        factor = float(_uniform(generator, low, high))
-        rows, cols = max(size, round(height * factor)), max(size, round(width * factor))
-        image = _resize(image, (rows, cols))
-        top = int(torch.randint(0, rows - size + 1, (1,), generator=generator))
-        left = int(torch.randint(0, cols - size + 1, (1,), generator=generator))
-        out.append(image[..., top : top + size, left : left + size])
+            image = _resize(image, (size, size))
+        else:
+            factor = float(_uniform(generator, low, high))
+            rows, cols = max(size, round(height * factor)), max(size, round(width * factor))
+            image = _resize(image, (rows, cols))
+            top = int(torch.randint(0, rows - size + 1, (1,), generator=generator))
+            left = int(torch.randint(0, cols - size + 1, (1,), generator=generator))
+            image = image[..., top : top + size, left : left + size]
+        if flip and float(torch.rand(1, generator=generator)) < flip:
+            image = image.flip(-1)
+        out.append(image)
     return torch.cat(out)
 
 
@@ -166,7 +171,7 @@ class PlatformTransform(nn.Module):
     Args:
         profile: the platform (name or profile); ``none`` skips the JPEG.
         generator: the random source; the caller seeds it.
-        squash: see :func:`classifier_view`.
+        squash, flip: see :func:`classifier_view`.
         jpeg_scale: see :func:`platform_jpeg`: the photo's size over the view's, for a
             photo smaller than the view, whose JPEG blocks cover more of it.
         own_quality: the JPEG quality the photo itself is written at before upload (a
@@ -180,6 +185,7 @@ class PlatformTransform(nn.Module):
         generator: torch.Generator,
         *,
         squash: float = 0.2,
+        flip: float = 0.0,
         jpeg_scale: float = 1.0,
         own_quality: int | None = None,
         size: int = 224,
@@ -188,6 +194,7 @@ class PlatformTransform(nn.Module):
         self.profile = get_profile(profile) if isinstance(profile, str) else profile
         self.generator = generator
         self.squash = squash
+        self.flip = flip
         self.jpeg_scale = jpeg_scale
         self.own_quality = own_quality
         self.size = size
@@ -206,4 +213,6 @@ class PlatformTransform(nn.Module):
             images = platform_jpeg(
                 images, self.profile.quality_range, self.generator, scale=self.jpeg_scale
             )
-        return classifier_view(images, self.generator, size=self.size, squash=self.squash)
+        return classifier_view(
+            images, self.generator, size=self.size, squash=self.squash, flip=self.flip
+        )

@@ -161,7 +161,10 @@ class VeilAddon:
             return
         if plan.reply is not None:
             # A held segment: the site gets it later, inside the whole protected photo.
-            flow.response = http.Response.make(plan.reply, b"", {"X-Veil-Held": "segment"})
+            headers = {"X-Veil-Held": "segment"}
+            if plan.reply_body:
+                headers["Content-Type"] = "application/json"
+            flow.response = http.Response.make(plan.reply, plan.reply_body, headers)
             return
         self._apply_plan_request(flow, plan, body)
         if not slots:

@@ -91,6 +91,7 @@ class Plan:
         exact_size: the byte length was announced earlier: keep it (size-preserving encode).
         refuse: the upload cannot be protected; apply the failure rule with this reason.
         reply: answer the client with this status and forward nothing (a held segment).
+        reply_body: the body of that answer, JSON when not empty.
         body: the body to protect and send instead of the request's (assembled segments).
         query: query parameters to set on the request before it is sent.
         finish: header changes computed from the protected body.
@@ -101,6 +102,7 @@ class Plan:
     exact_size: bool = False
     refuse: str | None = None
     reply: int | None = None
+    reply_body: bytes = b""
     body: bytes | None = None
     query: dict[str, str] = field(default_factory=dict)
     finish: FinishFn | None = None

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import quote_from_bytes
 
 from filters.formats import IMAGE_MAGIC_MIN_BYTES, sniff_format
@@ -42,6 +44,8 @@ class _Session:
     segments: list[bytes] = field(default_factory=list)
     # Set once segment 0 showed its first bytes: only then may a non-image pass.
     sniffed: bool = False
+    # When the site said the session ends (Unix seconds), for answers given in its name.
+    expires_at: int = 0
 
     @property
     def held(self) -> int:
@@ -104,6 +108,13 @@ def _media_id(answer: object) -> str:
     if isinstance(answer.get("data"), dict) and answer["data"].get("id"):
         return str(answer["data"]["id"])
     return str(answer.get("media_id_string") or answer["media_id"])
+
+
+def _expires_after(answer: dict[str, Any]) -> int:
+    """INIT's ``expires_after_secs`` (top level in v1.1, under ``data`` in v2); X's 24 h else."""
+    data = answer.get("data")
+    seconds = (data if isinstance(data, dict) else answer).get("expires_after_secs")
+    return seconds if isinstance(seconds, int) and seconds > 0 else 86400
 
 
 class XMediaAdapter(Adapter):
@@ -171,7 +182,7 @@ class XMediaAdapter(Adapter):
             )
         session.segments.append(segment)
         if session.held < session.total_bytes:
-            return Plan(self.name, reply=APPEND_OK)
+            return self._held(session)
         self.sessions.pop(media_id)
         if session.held > session.total_bytes:
             return self._refuse(
@@ -180,6 +191,10 @@ class XMediaAdapter(Adapter):
             )
         body, query = whole(b"".join(session.segments))
         return Plan(self.name, exact_size=True, body=body, query=query)
+
+    def _held(self, session: _Session) -> Plan:
+        """The answer to a segment Veil keeps, as the site answers an APPEND."""
+        return Plan(self.name, reply=APPEND_OK)
 
     def _refuse(self, reason: str) -> Plan:
         return Plan(self.name, refuse=reason)
@@ -193,8 +208,10 @@ class XMediaAdapter(Adapter):
         if not 200 <= status < 300:
             return
         try:
-            media_id = _media_id(json.loads(body))
+            answer = json.loads(body)
+            media_id = _media_id(answer)
             total, media_type = self._announced(request)
         except (ValueError, KeyError, TypeError, AttributeError):
             return
-        self.sessions.put(media_id, _Session(total, media_type))
+        expires_at = int(time.time()) + _expires_after(answer)
+        self.sessions.put(media_id, _Session(total, media_type, expires_at=expires_at))

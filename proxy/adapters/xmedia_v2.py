@@ -5,8 +5,9 @@ initialize announces ``total_bytes`` in a JSON body; its answer names the id as 
 An append carries one segment, as multipart (``media`` binary or ``media_data`` base64, with
 ``segment_index``) or as JSON (``{"media": "<base64>", "segment_index": k}``). The guarantees
 are v1.1's, from the same hold logic and session book (``xmedia``): an image's segments are
-answered locally, the whole protected photo leaves as one append (segment 0) at exactly
-``total_bytes``, and an unknown id, a gap or too many bytes fall under the failure rule.
+answered locally (200 with the session's ``expires_at``, as X answers an append), the whole
+protected photo leaves as one append (segment 0) at exactly ``total_bytes``, and an unknown
+id, a gap or too many bytes fall under the failure rule.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import re
 from typing import Any
 
 from proxy.adapters.base import Plan, UploadRequest
-from proxy.adapters.xmedia import XMediaAdapter, form_segment, form_whole_append
+from proxy.adapters.xmedia import XMediaAdapter, _Session, form_segment, form_whole_append
 
 __all__ = ["XMediaV2Adapter"]
 
@@ -97,6 +98,11 @@ class XMediaV2Adapter(XMediaAdapter):
             segment,
             lambda image: _json_whole_append(request, doc, key or _MEDIA_KEYS[0], image),
         )
+
+    def _held(self, session: _Session) -> Plan:
+        # v2 answers an append with 200 and when the session expires, where v1.1 gives 204.
+        answer = {"data": {"expires_at": session.expires_at}}
+        return Plan(self.name, reply=200, reply_body=json.dumps(answer).encode())
 
     def _announced(self, request: UploadRequest) -> tuple[int, str]:
         doc = _json_doc(request)

@@ -9,7 +9,15 @@ import pytest
 from PIL import Image, JpegImagePlugin
 
 from filters import ProtectionError, UnsupportedImageError
-from filters.codec import MAX_PIXELS, decode, encode, orientation, sent_pixels, thumbnail
+from filters.codec import (
+    MAX_PIXELS,
+    decode,
+    encode,
+    lossy_quality,
+    orientation,
+    sent_pixels,
+    thumbnail,
+)
 from tests.conftest import TAG_ORIENTATION, jpeg_with_private_metadata
 from tests.filters.conftest import encoded, opened, real_image
 
@@ -117,6 +125,25 @@ def test_sent_pixels_are_what_a_reader_decodes():
     photo = changed(decode(encoded(real_image(), "JPEG", quality=75)))
     assert np.array_equal(sent_pixels(photo), decode(encode(photo)).pixels)
     assert not np.array_equal(sent_pixels(photo), photo.pixels)  # JPEG is lossy
+
+
+def test_a_checked_photo_is_encoded_once_and_others_afresh():
+    photo = changed(decode(encoded(real_image(), "JPEG", quality=75)))
+    seen = sent_pixels(photo)
+    assert sent_pixels(photo) is seen and not seen.flags.writeable
+    twin = photo.with_pixels(photo.pixels.copy())  # same pixels, another photo
+    assert encode(photo) == encode(twin)
+    brighter = changed(photo)
+    assert not np.array_equal(sent_pixels(brighter), seen)
+    assert np.array_equal(sent_pixels(brighter), decode(encode(brighter)).pixels)
+
+
+@pytest.mark.parametrize("quality", [60, 85, 95])
+def test_lossy_quality_is_read_from_the_jpeg_tables(quality):
+    photo = decode(encoded(real_image(), "JPEG", quality=quality))
+    assert abs(lossy_quality(photo) - quality) <= 1
+    assert lossy_quality(decode(encoded(real_image(), "PNG"))) is None
+    assert lossy_quality(decode(encoded(real_image(), "WEBP", lossless=True))) is None
 
 
 @pytest.mark.parametrize("kind", ["BMP", "TIFF"])

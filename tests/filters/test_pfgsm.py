@@ -46,6 +46,17 @@ def test_encoded_jpeg_fools_the_surrogate_within_budget(attack, surrogate, name)
     assert result.report["profile"] == "facebook"
 
 
+def test_small_coarse_jpeg_is_fooled_as_written(attack, surrogate):
+    # Written back at quality 60, as it came: a change made without that encoding in view
+    # mostly vanishes in it.
+    photo = decode(encoded(real_image(PHOTOS[0], size=(160, 120)), "JPEG", quality=60))
+    result = attack(photo, FilterSettings("medium", seed=5, profile="facebook"))
+    sent = decode(encode(result.photo)).pixels
+    assert result.report["fooled"]
+    assert surrogate.predict(sent).index != surrogate.predict(photo.pixels).index
+    assert within_budget(photo.pixels, sent, "medium")
+
+
 @pytest.mark.parametrize("strength", ["low", "high"])
 def test_lossless_output_keeps_the_budget_end_to_end(attack, strength):
     photo = decode(encoded(real_image(PHOTOS[1]), "PNG"))

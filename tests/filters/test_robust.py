@@ -74,6 +74,8 @@ def test_classifier_view_crops_at_scale_or_squashes_the_whole_photo():
     assert any(torch.equal(crop, images[..., k : k + 224]) for k in range(225))
     whole = classifier_view(images, torch.Generator(), squash=1.0)
     assert float(whole[..., :100].max()) < 0.1 and float(whole[..., 124:].min()) > 1
+    mirrored = classifier_view(images, torch.Generator(), squash=1.0, flip=1.0)
+    assert torch.equal(mirrored, whole.flip(-1))
 
 
 def test_smoothing_removes_fine_detail_only():
@@ -96,3 +98,16 @@ def test_platform_transform_follows_the_profile():
     assert float((changed - images).abs().mean()) < 0.05
     with pytest.raises(ProtectionError, match="unknown platform profile"):
         PlatformTransform("myspace", torch.Generator())
+
+
+def test_platform_transform_writes_the_photo_at_its_own_quality_first():
+    image = real_image(size=(96, 96))
+    clean = as_tensor(image)
+    lossless = PlatformTransform("none", torch.Generator(), squash=1.0, size=96)
+    assert torch.equal(lossless.sent(clean), clean)
+    coarse = PlatformTransform("none", torch.Generator(), squash=1.0, size=96, own_quality=30)
+    real = pillow_jpeg(image, 30)
+    # Closer to Pillow's JPEG at that quality than the photo is; the view sees it too.
+    coded = coarse.sent(clean)
+    assert float((coded - real).abs().mean()) < 0.5 * float((clean - real).abs().mean())
+    assert torch.allclose(coarse(clean), coded, atol=1e-6)

@@ -8,6 +8,7 @@ import base64
 import io
 import itertools
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -145,7 +146,10 @@ def test_x_v2_segments_arrive_whole_protected_at_total_bytes(
         finalize = client.post(f"https://{PIXELS_HOST}/2/media/upload/{media_id}/finalize")
     # Held segments are answered by Veil; the one append that leaves gets X's own answer.
     held = [(a.status_code, a.headers.get("X-Veil-Held")) for a in answers[:2]]
-    assert held == [(204, "segment")] * 2
+    assert held == [(200, "segment")] * 2
+    # As X answers an append: when the session expires, from initialize's 86400 s.
+    expires = [a.json()["data"]["expires_at"] for a in answers[:2]]
+    assert all(abs(at - time.time() - 86400) < 120 for at in expires), expires
     assert answers[2].status_code == 200 and answers[2].json() == EXPIRES
     assert finalize.status_code == 200
     prefix = f"/2/media/upload/{media_id}/"
@@ -257,7 +261,7 @@ def test_x_v2_what_cannot_be_held_whole_is_blocked(
         answers.append(append(client, META_HOST, media_id, 1, pieces[1], "media"))
     words, first = REFUSALS[case]
     statuses = [a.status_code for a in answers]
-    assert statuses == [204] * first + [403] * (len(answers) - first), statuses
+    assert statuses == [200] * first + [403] * (len(answers) - first), statuses
     assert words in answers[first].headers["X-Veil-Blocked"], answers[first].headers
     assert all(a.headers.get("X-Veil-Held") == "segment" for a in answers[:first])
     assert arrived(site, META_HOST, f"/2/media/upload/{media_id}/append") == []
@@ -288,7 +292,10 @@ def test_x_v2_json_append_keeps_its_index_type_and_members(photo: bytes) -> None
         doc: dict[str, Any] = {"segment_index": str(i), "media": base64.b64encode(piece).decode()}
         path = "/2/media/upload/77/append"
         plans.append(adapter.plan(v2_request(path, json.dumps(doc).encode(), "application/json")))
-    assert [p.reply for p in plans[:2]] == [204, 204]  # type: ignore[union-attr]
+    assert [p.reply for p in plans[:2]] == [200, 200]  # type: ignore[union-attr]
+    # No expiry in the answer: X's documented 24 hours.
+    held = json.loads(plans[0].reply_body)  # type: ignore[union-attr]
+    assert abs(held["data"]["expires_at"] - time.time() - 86400) < 120
     final = plans[2]
     assert final is not None and final.exact_size and final.body is not None
     whole = json.loads(final.body)

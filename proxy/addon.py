@@ -55,6 +55,14 @@ class VeilAddon:
             str, str
         ] = {}  # client connection id -> host passed through undecrypted
 
+    async def load_filters(self, names: list[str]) -> None:
+        """Load the models on the thread that will run the filters.
+
+        torch keeps a pool of worker threads per calling thread; models loaded on another
+        thread left a second pool, and every photo took 1.4x as long (2.25 s against 1.6 s).
+        """
+        await asyncio.wrap_future(self._executor.submit(self.protector.load, names))
+
     # --- policies -------------------------------------------------------------------------
 
     def policy_for(self, *hosts: str | None) -> Policy | None:

@@ -70,7 +70,8 @@ async def serve(settings: Settings) -> None:
     store = Store.open(settings.db_path)
     protector = Protector()
     filter_infos = describe_filters()
-    await asyncio.to_thread(protector.load, [info["name"] for info in filter_infos])
+    addon = VeilAddon(store, protector, settings)
+    await addon.load_filters([info["name"] for info in filter_infos])
 
     options = Options(
         listen_host=settings.listen_host,
@@ -78,7 +79,6 @@ async def serve(settings: Settings) -> None:
         confdir=str(settings.ca_dir),
     )
     master = DumpMaster(options, with_termlog=False, with_dumper=False)
-    addon = VeilAddon(store, protector, settings)
     origins = tuple(settings.extension_origins)
     pairing = Pairing(origins, settings.paired_origins_path)
     app = create_app(

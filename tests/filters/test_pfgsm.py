@@ -50,11 +50,17 @@ def test_small_coarse_jpeg_is_fooled_as_written(attack, surrogate):
     # Written back at quality 60, as it came: a change made without that encoding in view
     # mostly vanishes in it.
     photo = decode(encoded(real_image(PHOTOS[0], size=(160, 120)), "JPEG", quality=60))
-    result = attack(photo, FilterSettings("medium", seed=5, profile="facebook"))
+    settings = FilterSettings("medium", seed=5, profile="facebook")
+    transform = attack._attack(photo, settings, 5)[-1]
+    # Its own encoding is in the attack's loop, with 8x8 blocks at the photo's scale.
+    assert transform.own_quality == 60 and transform.jpeg_scale == 120 / 256
+    result = attack(photo, settings)
     sent = decode(encode(result.photo)).pixels
     assert result.report["fooled"]
     assert surrogate.predict(sent).index != surrogate.predict(photo.pixels).index
     assert within_budget(photo.pixels, sent, "medium")
+    fine = decode(encoded(real_image(PHOTOS[0], size=(160, 120)), "JPEG", quality=95))
+    assert attack._attack(fine, settings, 5)[-1].own_quality is None  # keeps nearly all
 
 
 @pytest.mark.parametrize("strength", ["low", "high"])

@@ -110,7 +110,7 @@ def change_lab(pixels: np.ndarray, field: torch.Tensor) -> np.ndarray:
         raise ValueError(f"field must be (1, 3, h, w), got {tuple(field.shape)}")
     height, width = pixels.shape[:2]
     rows, cols = upsampler(field.shape[2], height), upsampler(field.shape[3], width).T
-    field = field.detach()[0].float()
+    field = field.detach()[0].float().cpu()
     out = pixels.copy()
     for top in range(0, height, BAND_ROWS):
         change = rows[top : top + BAND_ROWS] @ field @ cols  # (3, band, W)
@@ -132,9 +132,9 @@ def change_lab(pixels: np.ndarray, field: torch.Tensor) -> np.ndarray:
     return out
 
 
-def _bounds(max_shift: float) -> tuple[torch.Tensor, torch.Tensor]:
+def _bounds(max_shift: float, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """(R, 2, 1, 1) lower and upper bounds of each shifted region's (a, b) shift."""
-    box = torch.tensor([NATURAL[name] for name in SHIFTED]) * max_shift
+    box = torch.tensor([NATURAL[name] for name in SHIFTED], device=device) * max_shift
     return box[..., 0, None, None], box[..., 1, None, None]
 
 
@@ -147,9 +147,9 @@ def _field(shifts: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
     return (smooth.reshape(count, regions, 2, height, width) * masks[None, :, None]).sum(1)
 
 
-def _one_hot(regions: Regions) -> torch.Tensor:
+def _one_hot(regions: Regions, device: torch.device) -> torch.Tensor:
     """(1, R, h, w) masks of the shifted regions, with people and a guard band at zero."""
-    labels = torch.from_numpy(regions.labels.astype(np.int64))
+    labels = torch.from_numpy(regions.labels.astype(np.int64)).to(device)
     masks = torch.stack([labels == REGIONS.index(name) for name in SHIFTED]).float()[None]
     person = (labels == REGIONS.index("person")).float()[None, None]
     guard = F.max_pool2d(person, 2 * PERSON_GUARD + 1, stride=1, padding=PERSON_GUARD)
@@ -226,8 +226,8 @@ class ColorFoolFilter(Filter):
         self, views: _Views, original: int, budget: ColourBudget, seed: int
     ) -> tuple[torch.Tensor, int]:
         """Signed-gradient steps on the shifts, projected on the natural box and budget."""
-        low, high = _bounds(budget.max_shift)
-        shifts = torch.zeros(1, len(SHIFTED), 2, GRID, GRID)
+        low, high = _bounds(budget.max_shift, views.rgb.device)
+        shifts = torch.zeros(1, len(SHIFTED), 2, GRID, GRID, device=views.rgb.device)
         step_size = budget.max_shift / 6
         for step in range(budget.steps):
             shifts.requires_grad_(True)
@@ -247,7 +247,7 @@ class ColorFoolFilter(Filter):
         report["faces"] = regions.faces
         if photo.is_grey:  # a grey file keeps no colour: nothing to shift
             return Filtered(photo, {**report, "steps": 0, "fooled": False, "skipped": "grey"})
-        masks = _one_hot(regions)
+        masks = _one_hot(regions, self.surrogate.device)
         views = _Views(self.surrogate.view(photo.pixels), masks)
         with torch.inference_mode():
             original = int(self.surrogate.logits(views.rgb)[0].argmax())
@@ -281,15 +281,17 @@ class ColorFoolSearchFilter(ColorFoolFilter):
         self, views: _Views, original: int, budget: ColourBudget, seed: int
     ) -> tuple[torch.Tensor, int]:
         """Trials in batches; the first whose label changes by the margin wins."""
-        low, high = _bounds(budget.max_shift)
+        device = views.rgb.device
+        low, high = _bounds(budget.max_shift, device)
+        # Drawn on the CPU (the generator's device), so a seed gives the same trials anywhere.
         generator = torch.Generator().manual_seed(seed)
         total = budget.trials
-        last = torch.zeros(len(SHIFTED), 2, 1, 1)
+        last = torch.zeros(len(SHIFTED), 2, 1, 1, device=device)
         for start in range(0, total, SEARCH_BATCH):
             count = min(SEARCH_BATCH, total - start)
-            draws = torch.rand(count, len(SHIFTED), 2, 1, 1, generator=generator)
+            draws = torch.rand(count, len(SHIFTED), 2, 1, 1, generator=generator).to(device)
             draws = low + (high - low) * draws
-            scale = torch.arange(start + 1, start + count + 1) / total
+            scale = torch.arange(start + 1, start + count + 1, device=device) / total
             shifts = draws * scale[:, None, None, None, None]
             with torch.inference_mode():
                 margin = _margin(self.surrogate.logits(views.shifted(shifts)), original)

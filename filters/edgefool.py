@@ -78,8 +78,10 @@ def l0_smooth(image: torch.Tensor, lam: float = L0_LAMBDA, kappa: float = L0_KAP
     if image.ndim != 4:
         raise ValueError(f"image must be (B, C, H, W), got {tuple(image.shape)}")
     height, width = image.shape[-2:]
-    fy = 2 - 2 * torch.cos(2 * math.pi * torch.arange(height) / height)
-    fx = 2 - 2 * torch.cos(2 * math.pi * torch.arange(width) / width)
+    steps_y = torch.arange(height, device=image.device)
+    steps_x = torch.arange(width, device=image.device)
+    fy = 2 - 2 * torch.cos(2 * math.pi * steps_y / height)
+    fx = 2 - 2 * torch.cos(2 * math.pi * steps_x / width)
     # |F(d/dx)|^2 + |F(d/dy)|^2 for periodic forward differences, on rfft2's half spectrum.
     laplace = fy[:, None] + fx[None, : width // 2 + 1]
     image_f = torch.fft.rfft2(image)
@@ -198,6 +200,7 @@ class EdgeFoolFilter(Filter):
         base = l0_smooth(lab[:, :1] / 100) * 100
         detail = lab[:, :1] - base
         blur = (round_trip(INPUT_SIZE, photo.height), round_trip(INPUT_SIZE, photo.width).T)
+        blur = (blur[0].to(view.device), blur[1].to(view.device))
         change, steps = self._attack(lab, view, detail, blur, original, budget)
         field = torch.cat([change, torch.zeros_like(change), torch.zeros_like(change)], dim=1)
         out = photo.with_pixels(change_lab(photo.pixels, field))

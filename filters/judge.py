@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from filters.device import compute_device
 from filters.surrogate import Prediction, imagenet_categories
 
 __all__ = ["CROP", "RESIZE", "Judge", "judge_view"]
@@ -29,7 +30,7 @@ def judge_view(pixels: np.ndarray) -> torch.Tensor:
         pixels: (H, W, 3) uint8 RGB.
 
     Returns:
-        (1, 3, 224, 224) float32 in [0, 1].
+        (1, 3, 224, 224) float32 in [0, 1], on the CPU.
 
     Raises:
         ValueError: not an (H, W, 3) uint8 array.
@@ -59,7 +60,8 @@ class Judge:
     def __init__(self, model: nn.Module, categories: tuple[str, ...]) -> None:
         if len(categories) != 1000:
             raise ValueError(f"expected 1000 ImageNet classes, got {len(categories)}")
-        self.model = model.eval().requires_grad_(False)
+        self.device = compute_device()
+        self.model = model.eval().requires_grad_(False).to(self.device)
         self.categories = categories
 
     @classmethod
@@ -79,7 +81,8 @@ class Judge:
         if images.ndim != 4 or images.shape[1] != 3:
             raise ValueError(f"expected (B, 3, H, W) images, got {tuple(images.shape)}")
         with torch.inference_mode():
-            return self.model((images - _MEAN) / _STD)
+            images = images.to(self.device)
+            return self.model((images - _MEAN.to(self.device)) / _STD.to(self.device))
 
     def probabilities(self, pixels: np.ndarray) -> torch.Tensor:
         """(1000,) softmax of one photo's (H, W, 3) uint8 pixels."""

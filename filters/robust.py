@@ -72,7 +72,9 @@ def platform_jpeg(
     low, high = quality_range
     if not 1 <= low <= high <= 100:
         raise ValueError(f"quality range must be within 1..100, got {quality_range}")
-    quality = torch.randint(low, high + 1, (images.shape[0],), generator=generator).float()
+    # Drawn on the CPU (the generator's device), so a seed gives the same draws everywhere.
+    quality = torch.randint(low, high + 1, (images.shape[0],), generator=generator)
+    quality = quality.float().to(images.device)
     size = images.shape[-2:]
     if scale != 1.0:
         big = (round(size[0] * scale), round(size[1] * scale))

@@ -17,6 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_weights
 
+from filters.device import compute_device
+
 __all__ = [
     "ATTACK_SHORT_SIDE",
     "INPUT_SIZE",
@@ -70,15 +72,25 @@ def imagenet_categories() -> tuple[str, ...]:
 
 
 def _resized(pixels: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
-    """(1, 3, h, w) float32 in [0, 1], channels-last, antialiased from (H, W, 3) uint8."""
+    """(1, 3, h, w) float32 in [0, 1], channels-last, antialiased from (H, W, 3) uint8.
+
+    The result is on :func:`~filters.device.compute_device`.
+    """
     if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.dtype != np.uint8:
         raise ValueError(f"pixels must be (H, W, 3) uint8, got {pixels.shape}")
     if not pixels.flags.writeable:  # torch warns on read-only arrays, even to read them
         pixels = pixels.copy()
-    # The uint8 channels-last resize is ~15x faster than float on a 12 MP photo.
     image = torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1)[None]
-    small = F.interpolate(image, size=size, mode="bilinear", antialias=True)
-    return small.float().div_(255).contiguous(memory_format=torch.channels_last)
+    device = compute_device()
+    if device.type == "cpu":
+        # The uint8 channels-last resize is ~15x faster than float on a 12 MP photo.
+        small = F.interpolate(image, size=size, mode="bilinear", antialias=True).float()
+    else:
+        # CUDA resizes floats only; rounded to levels as the uint8 resize is.
+        image = image.to(device, non_blocking=True).float()
+        small = F.interpolate(image, size=size, mode="bilinear", antialias=True)
+        small = small.round_().clamp_(0, 255)
+    return small.div_(255).contiguous(memory_format=torch.channels_last)
 
 
 def _fold_batch_norms(model: nn.Module) -> None:
@@ -171,8 +183,10 @@ class Surrogate:
     def __init__(self, model: nn.Module, categories: tuple[str, ...]) -> None:
         if len(categories) != 1000:
             raise ValueError(f"expected 1000 ImageNet classes, got {len(categories)}")
+        self.device = compute_device()
         # No weight gradients: the attack only needs d(loss)/d(input), half the backward pass.
-        self.model = model.eval().requires_grad_(False).to(memory_format=torch.channels_last)
+        model = model.eval().requires_grad_(False).to(self.device)
+        self.model = model.to(memory_format=torch.channels_last)
         self.categories = categories
 
     @classmethod
@@ -215,15 +229,20 @@ class Surrogate:
         return _resized(pixels, (INPUT_SIZE, INPUT_SIZE))
 
     def logits(self, images: torch.Tensor) -> torch.Tensor:
-        """Logits of (B, 3, 224, 224) images in [0, 1]; differentiable in the images."""
+        """Logits of (B, 3, 224, 224) images in [0, 1]; differentiable in the images.
+
+        The images may be on any device; the logits are on the model's.
+        """
         if images.ndim != 4 or images.shape[1:] != (3, INPUT_SIZE, INPUT_SIZE):
             raise ValueError(f"expected (B, 3, 224, 224), got {tuple(images.shape)}")
         # The normalisation EfficientNet-Lite was trained with: [0, 255] -> [-1, 1).
-        return self.model((images * 255 - 127) / 128)
+        return self.model((images.to(self.device) * 255 - 127) / 128)
 
     def warm_up(self) -> None:
         """One forward and backward pass, so the first photo does not pay torch's set-up."""
-        images = torch.full((1, 3, INPUT_SIZE, INPUT_SIZE), 0.5, requires_grad=True)
+        images = torch.full(
+            (1, 3, INPUT_SIZE, INPUT_SIZE), 0.5, device=self.device, requires_grad=True
+        )
         self.logits(images)[0, 0].backward()
 
     def predict(self, pixels: np.ndarray) -> Prediction:

@@ -2,6 +2,7 @@
 # The GPU checks in one run, for a machine with a CUDA GPU and Veil's packages importable:
 # the filter tests on CUDA, a probe of each filter's GPU path and pace, then `veil bench`
 # for pfgsm (12 MP speed, and as many of the 250 photos as fit the time left).
+# The models' weights (80 MB) and the photos (27 MB) are inputs it does not fetch.
 #
 # Usage: OUT=dir VEIL_SHARED_DATA=dir bash benchmarks/gpu_check.sh
 # Writes check.log and the two benchmarks' results under $OUT.

@@ -57,8 +57,6 @@ BAND_ROWS = 64
 # The attack sees the photo's own encoding below this quality: a small photo written at 60
 # loses most of a change there. Above it the figures were the same, for 0.2 s more a photo.
 OWN_JPEG_BELOW = 90
-# On a GPU: steps, and random views per step (one batch), each on every surrogate.
-GPU_STEPS, GPU_SAMPLES = 60, 4
 
 
 @dataclass(frozen=True)
@@ -101,17 +99,6 @@ class AttackConfig:
     likely: int = 10
     margin: float = 1.0
     top_up: int = 20
-
-    @classmethod
-    def for_device(cls, device: torch.device) -> AttackConfig:
-        """The defaults on a CPU; on a GPU, where a step costs milliseconds, more of them.
-
-        The CPU's 20 steps of one view on one surrogate each are what fits 2 s a 12 MP
-        photo on 2 cores. A GPU affords 60 steps of 4 views on all three surrogates.
-        """
-        if device.type == "cpu":
-            return cls()
-        return cls(steps=GPU_STEPS, samples=GPU_SAMPLES, cycle=False)
 
 
 def render_delta(pixels: np.ndarray, delta: torch.Tensor) -> np.ndarray:
@@ -263,11 +250,11 @@ class PFGSMFilter(Filter):
         self,
         surrogate: Surrogate,
         ensemble: Ensemble | None = None,
-        config: AttackConfig | None = None,
+        config: AttackConfig = AttackConfig(),
     ) -> None:
         self.surrogate = surrogate
         self.ensemble = ensemble or Ensemble([surrogate])
-        self.config = config or AttackConfig.for_device(surrogate.device)
+        self.config = config
 
     @classmethod
     def create(cls, surrogate: Surrogate) -> PFGSMFilter:

@@ -89,8 +89,27 @@ def platform_jpeg(
     linear = _chroma_round_trip(images)
     coded = linear + (exact - linear).detach()
     if scale != 1.0:
-        coded = F.interpolate(coded, size=size, mode="bilinear", antialias=True)
+        # Antialiased only when shrinking: growing, it gives the same values, and the
+        # antialiased resize's CUDA backward pass is not deterministic.
+        coded = F.interpolate(coded, size=size, mode="bilinear", antialias=scale > 1)
     return coded
+
+
+def _half_size(images: torch.Tensor) -> torch.Tensor:
+    """``F.interpolate(images, scale_factor=0.5, mode="bilinear", antialias=True)`` for even
+    sizes, as stride-2 convolutions with its [1, 3, 3, 1] / 8 taps (weights renormalised at
+    the borders): the same values, and a backward pass that is deterministic on CUDA.
+    """
+    batch, channels, height, width = images.shape
+    taps = torch.tensor([1.0, 3.0, 3.0, 1.0], dtype=images.dtype, device=images.device) / 8
+
+    def blur(planes: torch.Tensor) -> torch.Tensor:
+        planes = F.conv2d(F.pad(planes, (0, 0, 1, 1)), taps.view(1, 1, 4, 1), stride=(2, 1))
+        return F.conv2d(F.pad(planes, (1, 1, 0, 0)), taps.view(1, 1, 1, 4), stride=(1, 2))
+
+    weights = blur(torch.ones(1, 1, height, width, dtype=images.dtype, device=images.device))
+    halved = blur(images.reshape(batch * channels, 1, height, width)) / weights
+    return halved.reshape(batch, channels, height // 2, width // 2)
 
 
 def _chroma_round_trip(images: torch.Tensor) -> torch.Tensor:
@@ -98,7 +117,7 @@ def _chroma_round_trip(images: torch.Tensor) -> torch.Tensor:
     height, width = images.shape[-2:]
     even = F.pad(images, (0, width % 2, 0, height % 2), mode="replicate")
     ycbcr = kornia.color.rgb_to_ycbcr(even)
-    chroma = F.interpolate(ycbcr[:, 1:], scale_factor=0.5, mode="bilinear", antialias=True)
+    chroma = _half_size(ycbcr[:, 1:])
     chroma = F.interpolate(chroma, scale_factor=2.0, mode="bilinear", align_corners=False)
     rgb = kornia.color.ycbcr_to_rgb(torch.cat([ycbcr[:, :1], chroma], dim=1))
     return rgb[..., :height, :width]

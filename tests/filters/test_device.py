@@ -13,7 +13,6 @@ import torch
 import filters.surrogate
 from filters.device import compute_device, parse_device
 from filters.judge import Judge
-from filters.pfgsm import AttackConfig, PFGSMFilter
 from filters.surrogate import Surrogate, scaled_view
 from tests.filters.conftest import real_image
 
@@ -63,15 +62,6 @@ def test_models_and_views_are_on_the_compute_device(surrogate):
     assert surrogate.view(pixels).device.type == device.type
     assert scaled_view(pixels).device.type == device.type
     assert next(Judge.load().model.parameters()).device.type == device.type
-    attack = PFGSMFilter(surrogate)
-    assert attack.config == AttackConfig.for_device(device)
-
-
-def test_a_gpu_attacks_harder():
-    cpu = AttackConfig.for_device(torch.device("cpu"))
-    gpu = AttackConfig.for_device(torch.device("cuda"))
-    assert cpu == AttackConfig()
-    assert gpu.steps > cpu.steps and gpu.samples > cpu.samples and not gpu.cycle
 
 
 @on_gpu

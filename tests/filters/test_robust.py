@@ -8,8 +8,10 @@ import kornia
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
+from filters import robust
 from filters.errors import ProtectionError
 from filters.robust import PlatformTransform, classifier_view, platform_jpeg, smooth_gradient
 from tests.filters.conftest import real_image
@@ -111,3 +113,9 @@ def test_platform_transform_writes_the_photo_at_its_own_quality_first():
     coded = coarse.sent(clean)
     assert float((coded - real).abs().mean()) < 0.5 * float((clean - real).abs().mean())
     assert torch.allclose(coarse(clean), coded, atol=1e-6)
+
+
+def test_half_size_is_the_antialiased_resize():
+    images = torch.rand(2, 3, 10, 14, dtype=torch.float64)
+    expected = F.interpolate(images, scale_factor=0.5, mode="bilinear", antialias=True)
+    assert torch.allclose(robust._half_size(images), expected, atol=1e-12)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -71,6 +73,27 @@ def test_lossless_output_keeps_the_budget_end_to_end(attack, strength):
     assert within_budget(photo.pixels, out.pixels, strength)
     change = np.abs(out.pixels.astype(int) - photo.pixels.astype(int)).max()
     assert 0 < change <= round(PERCEPTUAL_BUDGETS[strength].eps * 255)
+
+
+def colour_and_lightness(surrogate: Surrogate, lightness: float) -> tuple[float, float]:
+    """Mean |change| apart from and common to R, G, B, from an attack with ``lightness``."""
+    attack = PFGSMFilter(surrogate, Ensemble([surrogate]), replace(QUICK, lightness=lightness))
+    photo = decode(encoded(real_image(PHOTOS[1]), "PNG"))
+    out = decode(encode(attack(photo, FilterSettings("medium", seed=3)).photo))
+    change = out.pixels.astype(int) - photo.pixels.astype(int)
+    # Only where no channel was clipped at 0 or 255.
+    change = change[((out.pixels > 0) & (out.pixels < 255)).all(axis=-1)]
+    common = change.mean(axis=-1, keepdims=True)
+    return float(np.abs(change - common).mean()), float(np.abs(common).mean())
+
+
+def test_the_change_is_mostly_lightness(surrogate):
+    colour, light = colour_and_lightness(surrogate, 1.0)
+    assert colour == 0 and light > 0  # grey: the same change on R, G and B
+    colour, light = colour_and_lightness(surrogate, QUICK.lightness)
+    assert 0 < colour < light
+    colour, light = colour_and_lightness(surrogate, 0.0)
+    assert colour > light
 
 
 def test_same_seed_same_bytes(attack):

@@ -10,7 +10,7 @@ scales the change to the largest size both bounds allow.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import kornia
@@ -27,6 +27,7 @@ __all__ = [
     "fit_scale",
     "measure",
     "texture_mask",
+    "tightened",
     "view_scale",
 ]
 
@@ -162,6 +163,31 @@ def fit_scale(
         if similarity >= budget.ssim_min and difference <= budget.delta_e_max:
             best = scale
     return best
+
+
+def tightened(
+    budget: PerceptualBudget, pixels: np.ndarray, change: np.ndarray, sent: np.ndarray
+) -> PerceptualBudget | None:
+    """The bounds a change must keep so that the file as written keeps ``budget``.
+
+    The encoder adds a loss of its own (rounding to the file's quantisation steps) that
+    does not shrink with the change; it is taken off the bounds. None when the file already
+    keeps ``budget``.
+
+    Args:
+        pixels: (H, W, 3) uint8, best at :func:`check_pixels` resolution.
+        change: (H, W, 3) float change in levels of 255, same size.
+        sent: the file's decoded pixels at the same resolution.
+    """
+    similarity, difference = ssim(pixels, sent) or 1.0, ciede2000(pixels, sent)
+    if similarity >= budget.ssim_min and difference <= budget.delta_e_max:
+        return None
+    change_similarity, change_difference = measure(pixels, change)
+    return replace(
+        budget,
+        ssim_min=min(0.999, budget.ssim_min + max(0.0, change_similarity - similarity)),
+        delta_e_max=max(0.05, budget.delta_e_max - max(0.0, difference - change_difference)),
+    )
 
 
 def view_scale(

@@ -13,6 +13,7 @@ from filters.budget import (
     fit_scale,
     measure,
     texture_mask,
+    tightened,
 )
 from filters.quality import ciede2000, ssim
 from tests.filters.conftest import real_image
@@ -80,3 +81,28 @@ def test_check_pixels_stand_for_the_full_photo():
     similarity, difference = measure(small, small_change)
     assert similarity == pytest.approx(ssim(pixels, changed), abs=0.01)
     assert difference == pytest.approx(ciede2000(pixels, changed), rel=0.1)
+
+
+def test_tightened_takes_the_encoders_own_loss_off_the_bounds():
+    rng = np.random.default_rng(0)
+    pixels = np.asarray(real_image())
+    budget = PERCEPTUAL_BUDGETS["medium"]
+    grain = F.avg_pool2d(torch.from_numpy(rng.normal(0, 40, (1, 1, *pixels.shape[:2]))), 3, 1, 1)
+    change = np.repeat(grain[0, 0].numpy()[..., None], 3, axis=2)
+    # What an encoder adds on top, whatever the change: a level or two either way.
+    rounding = rng.integers(-2, 3, pixels.shape)
+
+    def written(scale: float) -> np.ndarray:
+        changed = np.clip(pixels + np.rint(change * scale), 0, 255)
+        return np.clip(changed + rounding, 0, 255).astype(np.uint8)
+
+    scale = fit_scale(pixels, change, budget)
+    kept = np.clip(pixels + np.rint(change * scale), 0, 255).astype(np.uint8)
+    assert tightened(budget, pixels, change * scale, kept) is None
+    assert ssim(pixels, written(scale)) < budget.ssim_min  # the change kept it, the file not
+    tighter = tightened(budget, pixels, change * scale, written(scale))
+    assert tighter.ssim_min > budget.ssim_min and tighter.eps == budget.eps
+    scale *= fit_scale(pixels, change * scale, tighter)
+    assert ssim(pixels, written(scale)) >= budget.ssim_min
+    assert ciede2000(pixels, written(scale)) <= budget.delta_e_max
+    assert tightened(budget, pixels, change * scale, written(scale)) is None

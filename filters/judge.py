@@ -62,6 +62,7 @@ class Judge:
             raise ValueError(f"expected 1000 ImageNet classes, got {len(categories)}")
         self.device = compute_device()
         self.model = model.eval().requires_grad_(False).to(self.device)
+        self._mean, self._std = _MEAN.to(self.device), _STD.to(self.device)
         self.categories = categories
 
     @classmethod
@@ -82,7 +83,7 @@ class Judge:
             raise ValueError(f"expected (B, 3, H, W) images, got {tuple(images.shape)}")
         with torch.inference_mode():
             images = images.to(self.device)
-            return self.model((images - _MEAN.to(self.device)) / _STD.to(self.device))
+            return self.model((images - self._mean) / self._std)
 
     def probabilities(self, pixels: np.ndarray) -> torch.Tensor:
         """(1000,) softmax of one photo's (H, W, 3) uint8 pixels."""

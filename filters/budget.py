@@ -16,9 +16,8 @@ import cv2
 import kornia
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from filters.quality import ciede2000, delta_e2000, ssim
+from filters.quality import Similarity, as_tensor
 
 __all__ = [
     "PERCEPTUAL_BUDGETS",
@@ -106,15 +105,23 @@ def _apply(pixels: np.ndarray, change: np.ndarray, scale: float) -> np.ndarray:
     return np.clip(pixels + np.rint(change * scale), 0, 255).astype(np.uint8)
 
 
-def measure(pixels: np.ndarray, change: np.ndarray, scale: float = 1.0) -> tuple[float, float]:
+def measure(
+    pixels: np.ndarray,
+    change: np.ndarray,
+    scale: float = 1.0,
+    *,
+    reference: Similarity | None = None,
+) -> tuple[float, float]:
     """(SSIM, mean CIEDE2000) of ``pixels`` against ``pixels + scale * change``.
 
     Args:
         pixels: (H, W, 3) uint8.
         change: (H, W, 3) float, in levels of 255.
+        reference: ``Similarity(as_tensor(pixels))``, when the caller measures many changes.
     """
-    changed = _apply(pixels, change, scale)
-    return ssim(pixels, changed) or 1.0, ciede2000(pixels, changed)
+    reference = reference or Similarity(as_tensor(pixels))
+    changed = as_tensor(_apply(pixels, change, scale))
+    return reference.ssim(changed) or 1.0, reference.ciede2000(changed)
 
 
 def fit_scale(
@@ -144,9 +151,10 @@ def fit_scale(
     """
     if pixels.shape != change.shape:
         raise ValueError(f"pixels {pixels.shape} and change {change.shape} differ in shape")
+    reference = Similarity(as_tensor(pixels))
     scale, best = 1.0, 0.0
     for _ in range(tries):
-        similarity, difference = measure(pixels, change, scale)
+        similarity, difference = measure(pixels, change, scale, reference=reference)
         room = min(
             budget.delta_e_max / max(difference, 1e-9),
             math.sqrt((1 - budget.ssim_min) / max(1 - similarity, 1e-9)),
@@ -159,7 +167,7 @@ def fit_scale(
         scale = min(limit, scale * room * 0.95)
     while best == 0 and scale > 1e-3:  # still outside: back off until inside
         scale *= 0.7
-        similarity, difference = measure(pixels, change, scale)
+        similarity, difference = measure(pixels, change, scale, reference=reference)
         if similarity >= budget.ssim_min and difference <= budget.delta_e_max:
             best = scale
     return best
@@ -179,10 +187,12 @@ def tightened(
         change: (H, W, 3) float change in levels of 255, same size.
         sent: the file's decoded pixels at the same resolution.
     """
-    similarity, difference = ssim(pixels, sent) or 1.0, ciede2000(pixels, sent)
+    reference = Similarity(as_tensor(pixels))
+    written = as_tensor(sent)
+    similarity, difference = reference.ssim(written) or 1.0, reference.ciede2000(written)
     if similarity >= budget.ssim_min and difference <= budget.delta_e_max:
         return None
-    change_similarity, change_difference = measure(pixels, change)
+    change_similarity, change_difference = measure(pixels, change, reference=reference)
     return replace(
         budget,
         ssim_min=min(0.999, budget.ssim_min + max(0.0, change_similarity - similarity)),
@@ -195,7 +205,7 @@ def view_scale(
     delta: torch.Tensor,
     budget: PerceptualBudget,
     *,
-    view_lab: torch.Tensor | None = None,
+    reference: Similarity | None = None,
 ) -> float:
     """A quick estimate, on the classifier's view, of the factor that meets ``budget``.
 
@@ -205,23 +215,13 @@ def view_scale(
     Args:
         view: (1, 3, h, w) clean view in [0, 1].
         delta: (1, 3, h, w) change.
-        view_lab: ``view`` in CIE Lab, when the caller already has it (attacks call this
-            after every step).
+        reference: ``Similarity(view)``, when the caller already has it (attacks call
+            this after every step).
     """
+    reference = reference or Similarity(view)
     changed = (view + delta).clamp(0, 1)
-    if view_lab is None:
-        view_lab = kornia.color.rgb_to_lab(view)
-    difference = float(delta_e2000(view_lab, kornia.color.rgb_to_lab(changed)).mean())
-    # piq's SSIM (pooled by round(min side / 256), Gaussian window 11, valid borders) from
-    # kornia's separable filters: the same value, 2.5x faster (attacks call this each step).
-    # (kornia's filters are 6x slower on channels-last tensors, which views often are.)
-    view, changed = view.contiguous(), changed.contiguous()
-    factor = max(1, round(min(view.shape[-2:]) / 256))
-    if factor > 1:
-        view, changed = F.avg_pool2d(view, factor), F.avg_pool2d(changed, factor)
-    similarity = float(kornia.metrics.ssim(view, changed, 11, padding="valid").mean())
-    room = min(
-        budget.delta_e_max / max(difference, 1e-9),
+    similarity = reference.ssim(changed) or 1.0
+    return min(
+        budget.delta_e_max / max(reference.ciede2000(changed), 1e-9),
         math.sqrt((1 - budget.ssim_min) / max(1 - similarity, 1e-9)),
     )
-    return room

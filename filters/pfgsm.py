@@ -38,7 +38,6 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import kornia
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -55,6 +54,7 @@ from filters.budget import (
 )
 from filters.codec import lossy_quality, sent_pixels
 from filters.photo import Photo
+from filters.quality import Similarity
 from filters.robust import PlatformTransform, smooth_gradient
 from filters.surrogate import ATTACK_SHORT_SIDE, INPUT_SIZE, Ensemble, Surrogate, scaled_view
 
@@ -313,7 +313,7 @@ class PFGSMFilter(Filter):
             own_quality=own_quality if own_quality < OWN_JPEG_BELOW else None,
         )
         bound = budget.eps * texture_mask(view, floor=config.texture_floor)
-        view_lab = kornia.color.rgb_to_lab(view)
+        reference = Similarity(view)
         members = [member.logits for member in self.ensemble.members]
         delta = transfer_attack(
             members,
@@ -325,9 +325,9 @@ class PFGSMFilter(Filter):
             config,
             transform,
             grey=photo.is_grey,
-            project=lambda change: view_scale(view, change, budget, view_lab=view_lab),
+            project=lambda change: view_scale(view, change, budget, reference=reference),
         )
-        return view, likely, target, bound, delta, transform
+        return view, reference, likely, target, bound, delta, transform
 
     @staticmethod
     def _levels(check: np.ndarray, delta: torch.Tensor) -> np.ndarray:
@@ -343,7 +343,9 @@ class PFGSMFilter(Filter):
 
     def apply(self, photo: Photo, settings: FilterSettings) -> Filtered:
         seed = _seed(photo.pixels, settings.seed)
-        view, likely, target, bound, delta, transform = self._attack(photo, settings, seed)
+        view, reference, likely, target, bound, delta, transform = self._attack(
+            photo, settings, seed
+        )
         original = likely[0]
         check = check_pixels(photo.pixels)  # pooled once: every fit below measures on it
         limits = budget = PERCEPTUAL_BUDGETS[settings.strength]
@@ -381,7 +383,7 @@ class PFGSMFilter(Filter):
                 grad = _towards_lightness(grad, share)
                 with torch.no_grad():
                     delta = _step(delta, grad, 0.5 * bound, bound, "scaled")
-                    room = view_scale(view, delta, budget)
+                    room = view_scale(view, delta, budget, reference=reference)
                     delta = delta * min(room, _room(delta, bound))
                 extra += 1
             delta = delta * self._fit(check, delta, budget)

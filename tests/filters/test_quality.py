@@ -8,7 +8,7 @@ import piq
 import pytest
 import torch
 
-from filters.quality import ciede2000, delta_e2000, psnr, ssim
+from filters.quality import Similarity, ciede2000, delta_e2000, psnr, ssim
 from tests.filters.conftest import real_image
 
 
@@ -79,3 +79,19 @@ def test_ciede2000_of_photos_grows_with_the_change():
 
 def quality_lab(pixels: np.ndarray) -> torch.Tensor:
     return kornia.color.rgb_to_lab(torch.from_numpy(pixels.copy()).permute(2, 0, 1).float() / 255)
+
+
+def test_similarity_to_a_reference_gives_the_one_off_measures():
+    a = np.asarray(real_image(size=(320, 240)))
+    noise = np.random.default_rng(1).integers(-9, 10, a.shape)
+    b = np.clip(a.astype(int) + noise, 0, 255).astype(np.uint8)
+    reference = Similarity(as_tensor(a))
+    expected = float(piq.ssim(as_tensor(a), as_tensor(b), data_range=1.0))
+    assert reference.ssim(as_tensor(b)) == pytest.approx(expected, abs=1e-5)
+    assert reference.ciede2000(as_tensor(b)) == pytest.approx(ciede2000(a, b), rel=1e-5)
+    assert reference.ssim(as_tensor(a)) == pytest.approx(1.0)
+    assert reference.ciede2000(as_tensor(a)) == 0.0
+    with pytest.raises(ValueError, match="shape"):
+        reference.ssim(as_tensor(b[:100]))
+    tiny = torch.zeros(1, 3, 8, 8)
+    assert Similarity(tiny).ssim(tiny) is None

@@ -14,6 +14,7 @@ import warnings
 import weakref
 from dataclasses import replace
 
+import cv2
 import numpy as np
 from PIL import Image, JpegImagePlugin
 
@@ -341,10 +342,29 @@ def orientation(photo: Photo) -> int:
     return value if value in _TRANSPOSE else 1
 
 
+def _shrunk(plane: np.ndarray, edge: int) -> np.ndarray:
+    """``plane`` with its long edge ``edge``: box means, first by a whole factor (OpenCV's
+    fast path, as Pillow's ``reducing_gap``), then to the exact size."""
+    height, width = plane.shape[:2]
+    factor = min(max(height, width) // (2 * edge), height, width)
+    if factor > 1:
+        whole = plane[: height // factor * factor, : width // factor * factor]
+        size = (width // factor, height // factor)
+        plane = cv2.resize(whole, size, interpolation=cv2.INTER_AREA)
+    scale = edge / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(plane, size, interpolation=cv2.INTER_AREA)
+
+
 def thumbnail(photo: Photo, edge: int = THUMBNAIL_EDGE) -> bytes:
     """A small JPEG (long edge <= ``edge``) shown upright, alpha flattened onto white."""
-    image = to_pillow(photo.pixels, photo.alpha, "RGBA" if photo.alpha is not None else "RGB")
-    image.thumbnail((edge, edge), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    pixels, alpha = photo.pixels, photo.alpha
+    if max(pixels.shape[:2]) > edge:
+        # Shrunk from the arrays themselves: Pillow would first copy a 12 MP photo into its
+        # own four-byte pixels, 30 ms of the 40 ms its thumbnail takes.
+        pixels = _shrunk(pixels, edge)
+        alpha = None if alpha is None else _shrunk(alpha, edge)
+    image = to_pillow(pixels, alpha, "RGBA" if alpha is not None else "RGB")
     if image.mode == "RGBA":
         background = Image.new("RGB", image.size, (255, 255, 255))
         background.paste(image, mask=image.getchannel("A"))

@@ -18,6 +18,7 @@ from filters.codec import (
     sent_pixels,
     thumbnail,
 )
+from filters.photo import Photo
 from tests.conftest import TAG_ORIENTATION, jpeg_with_private_metadata
 from tests.filters.conftest import encoded, opened, real_image
 
@@ -180,3 +181,14 @@ def test_thumbnail_is_small_and_upright(hen_path):
     assert orientation(photo) == 6
     thumb = Image.open(io.BytesIO(thumbnail(photo)))
     assert thumb.format == "JPEG" and thumb.size == (192, 256)  # rotated for display
+
+
+@pytest.mark.parametrize(("size", "expected"), [((1500, 1100), (256, 188)), ((3000, 3), (256, 1))])
+def test_thumbnail_of_a_large_photo_keeps_its_aspect_and_flattens_alpha(size, expected):
+    width, height = size
+    pixels = np.full((height, width, 3), 40, np.uint8)
+    alpha = np.full((height, width), 255, np.uint8)
+    alpha[:, : width // 2] = 0  # the left half transparent: white in the thumbnail
+    thumb = np.asarray(Image.open(io.BytesIO(thumbnail(Photo(pixels, "PNG", "RGBA", alpha)))))
+    assert thumb.shape[1::-1] == expected
+    assert thumb[:, :100].min() >= 245 and thumb[:, -100:].max() <= 50

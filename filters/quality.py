@@ -1,7 +1,8 @@
 """How much a filter changed a photo: SSIM, PSNR and CIEDE2000 between original and output.
 
-None of them makes a float copy of a whole photo: a 12 MP photo as float would be 144 MB,
-and fresh allocations that large cost more in page faults than the arithmetic.
+None of them makes a float copy of a large photo: a 12 MP photo as float would be 144 MB,
+and fresh allocations that large cost more in page faults than the arithmetic. SSIM is
+piq's, computed by :class:`Similarity` (tests hold it to ``piq.ssim``).
 """
 
 from __future__ import annotations

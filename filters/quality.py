@@ -48,6 +48,12 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float | None:
     return None if total == 0 else 10 * math.log10(255**2 * a.size / total)
 
 
+def as_tensor(pixels: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) uint8 pixels as a (1, 3, H, W) float tensor in [0, 1] (a copy: the array
+    may be read-only)."""
+    return torch.from_numpy(np.array(pixels)).permute(2, 0, 1)[None].float().div_(255)
+
+
 def _pooled(pixels: np.ndarray, factor: int) -> torch.Tensor:
     """(1, 3, H // factor, W // factor) float box averages, as ``F.avg_pool2d`` gives.
 
@@ -137,13 +143,6 @@ def delta_e2000(lab1: torch.Tensor, lab2: torch.Tensor) -> torch.Tensor:
     return torch.sqrt(terms.clamp_min(0) + 1e-12) * (terms > 0)
 
 
-def _lab_band(pixels: np.ndarray) -> torch.Tensor:
-    band = (
-        torch.from_numpy(np.array(pixels)).permute(2, 0, 1).float() / 255
-    )  # a copy: may be read-only
-    return kornia.color.rgb_to_lab(band)
-
-
 def ciede2000(a: np.ndarray, b: np.ndarray) -> float:
     """Mean CIEDE2000 over all pixels of two (H, W, 3) uint8 sRGB images (0: identical).
 
@@ -155,13 +154,9 @@ def ciede2000(a: np.ndarray, b: np.ndarray) -> float:
     total = 0.0
     for top in range(0, a.shape[0], BAND_ROWS):
         rows = slice(top, top + BAND_ROWS)
-        total += float(delta_e2000(_lab_band(a[rows]), _lab_band(b[rows])).double().sum())
+        lab_a, lab_b = (kornia.color.rgb_to_lab(as_tensor(x[rows])) for x in (a, b))
+        total += float(delta_e2000(lab_a, lab_b).double().sum())
     return total / (a.shape[0] * a.shape[1])
-
-
-def as_tensor(pixels: np.ndarray) -> torch.Tensor:
-    """(H, W, 3) uint8 pixels as a (1, 3, H, W) float tensor in [0, 1]."""
-    return torch.from_numpy(np.array(pixels)).permute(2, 0, 1)[None].float().div_(255)
 
 
 class Similarity:

@@ -9,189 +9,31 @@ SSIM, PSNR and CIEDE2000 between original and protected file, time and peak memo
 
 from __future__ import annotations
 
-import csv
-import io
 import itertools
-import os
-import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PIL import Image
 
-from filters.base import STRENGTHS
-from filters.bench_report import MemorySampler, environment, summarise
-from filters.codec import decode, thumbnail
-from filters.errors import ProtectionError
-from filters.platforms import PLATFORM_PROFILES, simulate_upload
+from batch.machine import MemorySampler, environment
+from batch.results import BenchConfig, BenchRun, PhotoResult, summarise
+from batch.samples import BenchError, Sample, load_samples, prepare_photo
+from batch.upload import simulate_upload
+from filters import PROFILES, STRENGTHS, ProtectionError
+from filters.codecs import decode, thumbnail
+from filters.shared.quality import ciede2000
 
 if TYPE_CHECKING:
     from filters.pipeline import Protector
 
-__all__ = [
-    "DEFAULT_DATA",
-    "DEFAULT_OUT",
-    "BenchConfig",
-    "BenchError",
-    "BenchRun",
-    "PhotoResult",
-    "Sample",
-    "load_samples",
-    "parse_size",
-    "prepare_photo",
-    "run_bench",
-    "steps",
-]
+__all__ = ["DEFAULT_OUT", "run_bench", "steps"]
 
-DEFAULT_DATA = (
-    Path(os.environ.get("VEIL_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared/data"))
-    / "imagenet-sample"
-)
 DEFAULT_OUT = Path("benchmarks/results/filters")
-# The upscaled copies are re-encoded this well so the codec adds no visible loss of its own.
-PREPARED_QUALITY = 92
 
 
-class BenchError(ValueError):
-    """The benchmark cannot run as asked: missing data, bad option values."""
-
-
-@dataclass(frozen=True)
-class Sample:
-    """A photo of the benchmark set and its true ImageNet class."""
-
-    path: Path
-    class_index: int
-    name: str
-
-
-@dataclass(frozen=True)
-class BenchConfig:
-    """What to run: ``size`` is a pixel count to rescale every photo to (None: as is)."""
-
-    filters: tuple[str, ...]
-    strengths: tuple[str, ...]
-    profiles: tuple[str, ...] = tuple(PLATFORM_PROFILES)
-    data: Path = DEFAULT_DATA
-    limit: int | None = None
-    size: int | None = None
-    seed: int | None = None  # None: each photo's seed comes from its bytes
-    sheet_photos: int = 4
-
-
-@dataclass
-class PhotoResult:
-    """One photo under one (filter, strength, profile); ``error`` set when protection failed.
-
-    ``judge_*`` are the judge's top-5 class indices after the platform profile.
-    ``surrogate_*`` are the surrogate's top-1 on the original, the protected file as written,
-    and the protected file after the platform profile.
-    """
-
-    file: str
-    true_index: int
-    filter: str
-    strength: str
-    profile: str
-    judge_before: list[int] = field(default_factory=list)
-    judge_after: list[int] = field(default_factory=list)
-    surrogate_before: int | None = None
-    surrogate_after: int | None = None
-    surrogate_after_upload: int | None = None
-    ssim: float | None = None
-    psnr: float | None = None
-    ciede2000: float | None = None
-    elapsed_ms: float | None = None
-    error: str | None = None
-
-
-@dataclass
-class BenchRun:
-    """Everything a run measured; ``sheet`` holds thumbnails for the contact sheet."""
-
-    config: BenchConfig
-    environment: dict[str, Any]
-    summary: list[dict[str, Any]]
-    photos: list[PhotoResult]
-    sheet: list[dict[str, Any]]
-
-    def to_dict(self) -> dict[str, Any]:
-        config = asdict(self.config)
-        config["data"] = str(self.config.data)
-        return {
-            "config": config,
-            "environment": self.environment,
-            "summary": self.summary,
-            "photos": [asdict(photo) for photo in self.photos],
-        }
-
-
-def load_samples(data: Path, limit: int | None = None) -> list[Sample]:
-    """The photos listed in ``data/labels.csv`` (file, class_index, wnid, name), in order.
-
-    Raises:
-        BenchError: no labels.csv, a malformed row, a listed photo missing, a bad limit.
-    """
-    if limit is not None and limit < 1:
-        raise BenchError(f"--limit must be at least 1, got {limit}")
-    labels = data / "labels.csv"
-    if not labels.is_file():
-        raise BenchError(f"no labels.csv in {data}: expected file,class_index,wnid,name rows")
-    samples = []
-    with open(labels, newline="") as handle:
-        for number, row in enumerate(csv.DictReader(handle), start=2):
-            try:
-                sample = Sample(data / row["file"], int(row["class_index"]), row["name"])
-            except (KeyError, TypeError, ValueError) as exc:
-                raise BenchError(f"{labels}, line {number}: malformed row {row!r}") from exc
-            if not sample.path.is_file():
-                raise BenchError(f"{labels}, line {number}: {sample.path} is missing")
-            samples.append(sample)
-            if limit is not None and len(samples) >= limit:
-                break
-    if not samples:
-        raise BenchError(f"{labels} lists no photos")
-    return samples
-
-
-def parse_size(text: str) -> int:
-    """A photo size as a pixel count: ``12MP``, ``12`` (megapixels) or ``4000x3000``.
-
-    >>> parse_size("4000x3000"), parse_size("12MP"), parse_size("0.5")
-    (12000000, 12000000, 500000)
-    """
-    value = text.strip().lower()
-    if match := re.fullmatch(r"(\d+)x(\d+)", value):
-        pixels = int(match[1]) * int(match[2])
-    else:
-        try:
-            pixels = round(float(value.removesuffix("mp")) * 1_000_000)
-        except ValueError:
-            raise BenchError(f"--size must be like 12MP or 4000x3000, got {text!r}") from None
-    if not 1024 <= pixels <= 80_000_000:
-        raise BenchError(f"--size must be between 1 kP and 80 MP, got {text!r}")
-    return pixels
-
-
-def prepare_photo(path: Path, pixels: int | None) -> bytes:
-    """The photo's file; rescaled (same aspect) to about ``pixels`` pixels as a JPEG if set."""
-    data = path.read_bytes()
-    if pixels is None:
-        return data
-    with Image.open(io.BytesIO(data)) as image:
-        scale = (pixels / (image.width * image.height)) ** 0.5
-        size = max(1, round(image.width * scale)), max(1, round(image.height * scale))
-        resized = image.convert("RGB").resize(size, Image.Resampling.LANCZOS)
-    buffer = io.BytesIO()
-    resized.save(buffer, "JPEG", quality=PREPARED_QUALITY)
-    return buffer.getvalue()
-
-
-def _topk(judge: Any, image: Image.Image | np.ndarray) -> list[int]:
-    return [int(i) for i in judge.topk(np.asarray(image), 5)]
+def _topk(judge: Any, pixels: np.ndarray) -> list[int]:
+    return [int(i) for i in judge.topk(pixels, 5)]
 
 
 def _measure(
@@ -203,25 +45,26 @@ def _measure(
     seed: int | None,
 ) -> tuple[PhotoResult, bytes]:
     """Protect one photo under ``key`` and measure it; returns the row and a thumbnail."""
-    from filters.quality import ciede2000
-
     name, strength, profile = key
     photo = PhotoResult(sample.path.name, sample.class_index, name, strength, profile)
     photo.judge_before, photo.surrogate_before = original["judge"][profile], original["surrogate"]
     try:
-        result = protector.protect(original["data"], [name], strength, seed=seed, profile=profile)
+        protected = protector.protect(
+            original["data"], [name], strength, seed=seed, profile=profile
+        )
     except ProtectionError as error:
         photo.error = str(error)
         return photo, b""
-    sent = decode(result.data).pixels
-    uploaded = np.asarray(simulate_upload(result.data, profile))
+    record = protector.measure(protected)
+    sent = protected.sent.pixels
+    uploaded = simulate_upload(sent, profile)
     surrogate = protector.surrogate
     photo.surrogate_after = surrogate.predict(sent).index
     photo.surrogate_after_upload = surrogate.predict(uploaded).index
     photo.judge_after = _topk(judge, uploaded)
-    photo.ssim, photo.psnr, photo.elapsed_ms = result.ssim, result.psnr, result.elapsed_ms
-    photo.ciede2000 = round(float(ciede2000(decode(original["data"]).pixels, sent)), 4)
-    return photo, result.thumb_after
+    photo.ssim, photo.psnr, photo.elapsed_ms = record.ssim, record.psnr, record.elapsed_ms
+    photo.ciede2000 = round(float(ciede2000(original["photo"].pixels, sent)), 4)
+    return photo, record.thumb_after
 
 
 def _check(config: BenchConfig) -> None:
@@ -229,7 +72,7 @@ def _check(config: BenchConfig) -> None:
         raise BenchError(f"--sheet-photos must be 0 or more, got {config.sheet_photos}")
     for kind, given, known in (
         ("strength", config.strengths, STRENGTHS),
-        ("profile", config.profiles, tuple(PLATFORM_PROFILES)),
+        ("profile", config.profiles, PROFILES),
     ):
         if not given or any(value not in known for value in given):
             raise BenchError(f"{kind}s must be among {', '.join(known)}; got {list(given)}")
@@ -242,11 +85,12 @@ def _original(
 ) -> dict[str, Any]:
     """The file to protect and what both classifiers say about it, once per profile."""
     data = prepare_photo(sample.path, config.size)
-    pixels = decode(data).pixels
+    photo = decode(data)
     return {
         "data": data,
-        "surrogate": protector.surrogate.predict(pixels).index,
-        "judge": {p: _topk(judge, simulate_upload(data, p)) for p in config.profiles},
+        "photo": photo,
+        "surrogate": protector.surrogate.predict(photo.pixels).index,
+        "judge": {p: _topk(judge, simulate_upload(photo.pixels, p)) for p in config.profiles},
     }
 
 
@@ -275,7 +119,7 @@ def run_bench(
         {
             "file": sample.path.name,
             "true_index": sample.class_index,
-            "original": thumbnail(decode(original["data"])),
+            "original": thumbnail(original["photo"]),
             "judge": {p: top5[0] for p, top5 in original["judge"].items()},
             "protected": {},
         }

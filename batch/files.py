@@ -1,4 +1,4 @@
-"""Protect files and folders, as ``veil protect`` does: same names and formats under one folder.
+"""``veil protect``: protect files and folders, same names and formats under one folder.
 
 Each photo is read, protected, written under ``out`` with its own file name (a folder's
 photos keep their paths inside it) and measured. A photo that fails is reported and the
@@ -13,18 +13,17 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from filters.base import FilterSettings
-from filters.codec import decode
-from filters.errors import ProtectionError
-from filters.platforms import get_profile, simulate_upload
-from filters.quality import ciede2000
-from filters.registry import FILTERS
+from batch.upload import simulate_upload
+from filters import FILTERS, FilterSettings, ProtectionError
+from filters.record import ProtectionRecord, fields_of
+from filters.shared.platforms import get_profile
+from filters.shared.quality import ciede2000
 
 if TYPE_CHECKING:
     from filters.pipeline import Protector
@@ -66,39 +65,43 @@ class Job:
 
 @dataclass
 class PhotoReport:
-    """What happened to one photo; ``error`` is set (and most fields empty) when it failed.
+    """What happened to one photo; ``error`` is set (and the rest mostly empty) when it failed.
 
-    Labels are ``{"index", "label", "confidence"}``: the surrogate's and the held-out
-    judge's top-1 on the input and on the written file; ``judge_after_upload`` is the
-    judge's on the file after the platform profile's resize and recompression.
+    ``record`` is the protector's :class:`~filters.record.ProtectionRecord` (the surrogate's
+    labels, similarity, sizes, time). Judge labels are ``{"index", "label", "confidence"}``:
+    the held-out judge's top-1 on the input and on the written file; ``judge_after_upload``
+    is its top-1 on the file after the platform profile's resize and recompression.
     """
 
     source: str
     output: str | None = None
     error: str | None = None
     format: str | None = None
-    width: int | None = None
-    height: int | None = None
     filters: list[str] = field(default_factory=list)
     strength: str | None = None
     profile: str | None = None
-    surrogate_before: dict[str, Any] | None = None
-    surrogate_after: dict[str, Any] | None = None
+    record: ProtectionRecord | None = None
     judge_before: dict[str, Any] | None = None
     judge_after: dict[str, Any] | None = None
     judge_after_upload: dict[str, Any] | None = None
-    ssim: float | None = None
-    psnr: float | None = None
     ciede2000: float | None = None
-    elapsed_ms: float | None = None
-    metadata_removed: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return self.error is None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Flat and JSON-friendly: the record's fields (thumbnails aside) stand beside ours."""
+        data = {name: getattr(self, name) for name in _OWN_FIELDS}
+        if self.record is not None:
+            data.update(self.record.values())
+        else:
+            data.update((item.name, None) for item in RECORD_FIELDS)
+        return data
+
+
+RECORD_FIELDS = tuple(f for f in fields_of(ProtectionRecord) if f.kind != "thumbnail")
+_OWN_FIELDS = tuple(f.name for f in fields(PhotoReport) if f.name != "record")
 
 
 def label_of(prediction: Any) -> dict[str, Any]:
@@ -206,32 +209,24 @@ def _protect_one(
     seed: int | None,
     judge: Predictor | None,
 ) -> PhotoReport:
-    data = job.source.read_bytes()
-    result = protector.protect(data, filters, strength, seed=seed, profile=profile)
-    _write_new(job.target, result.data)
+    protected = protector.protect(
+        job.source.read_bytes(), filters, strength, seed=seed, profile=profile
+    )
+    _write_new(job.target, protected.data)
     report = PhotoReport(
         str(job.source),
         output=str(job.target),
-        format=result.format,
-        width=result.width,
-        height=result.height,
-        filters=list(result.filters_applied),
+        format=protected.format,
+        filters=list(protected.filters),
         strength=strength,
         profile=profile,
-        ssim=result.ssim,
-        psnr=result.psnr,
-        elapsed_ms=result.elapsed_ms,
-        metadata_removed=list(result.metadata_removed),
+        record=protector.measure(protected),
     )
-    before, after = decode(data).pixels, decode(result.data).pixels
-    surrogate = protector.surrogate
-    report.surrogate_before = label_of(surrogate.predict(before))
-    report.surrogate_after = label_of(surrogate.predict(after))
     if judge is not None:
+        before, after = protected.original.pixels, protected.sent.pixels
         report.judge_before = label_of(judge.predict(before))
         report.judge_after = label_of(judge.predict(after))
-        uploaded = np.asarray(simulate_upload(result.data, profile))
-        report.judge_after_upload = label_of(judge.predict(uploaded))
+        report.judge_after_upload = label_of(judge.predict(simulate_upload(after, profile)))
         report.ciede2000 = round(float(ciede2000(before, after)), 4)
     return report
 

@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from filters.device import compute_device
-from filters.surrogate import Prediction, imagenet_categories
+from filters.shared.device import compute_device
+from filters.shared.surrogate import Prediction, imagenet_categories
 
 __all__ = ["CROP", "RESIZE", "Judge", "judge_view"]
 

@@ -4,147 +4,21 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import threading
-import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-if TYPE_CHECKING:
-    from filters.evaluation import BenchRun, PhotoResult
+from batch.results import BenchRun
 
-__all__ = [
-    "OUTPUT_FILES",
-    "MemorySampler",
-    "contact_sheet",
-    "environment",
-    "markdown_table",
-    "plot",
-    "summarise",
-    "write_outputs",
-]
+__all__ = ["OUTPUT_FILES", "contact_sheet", "markdown_table", "plot", "write_outputs"]
 
 OUTPUT_FILES = ("results.json", "results.md", "results.png", "contact_sheet.png")
-SAMPLE_EVERY_S = 0.01
 CELL = 200  # contact sheet thumbnail box, px
 CAPTION = 34
 RIGHT, WRONG = (20, 120, 40), (190, 30, 30)
-
-
-class MemorySampler:
-    """Peak resident memory (MB) of this process while the block runs, sampled every 10 ms.
-
-    On CUDA the peak allocated GPU memory is kept too. Reads /proc (Linux); elsewhere it
-    reports the process's lifetime peak.
-    """
-
-    def __init__(self) -> None:
-        self.peak_mb = 0.0
-        self.gpu_peak_mb: float | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-
-    @staticmethod
-    def rss_mb() -> float:
-        try:
-            with open("/proc/self/statm") as handle:
-                return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-        except (OSError, ValueError, IndexError):
-            import resource
-
-            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-    def _watch(self) -> None:
-        while not self._stop.wait(SAMPLE_EVERY_S):
-            self.peak_mb = max(self.peak_mb, self.rss_mb())
-
-    def __enter__(self) -> MemorySampler:
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.reset_peak_memory_stats()
-        self.peak_mb = self.rss_mb()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        import torch
-
-        self._stop.set()
-        self._thread.join()
-        self.peak_mb = round(max(self.peak_mb, self.rss_mb()), 1)
-        if torch.cuda.is_available():
-            self.gpu_peak_mb = round(torch.cuda.max_memory_allocated() / 2**20, 1)
-
-
-def environment() -> dict[str, Any]:
-    """Where the figures come from: the machine and the library versions."""
-    import platform
-
-    import torch
-
-    cuda = torch.cuda.is_available()
-    return {
-        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": platform.machine(),
-        "cpus": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "device": torch.cuda.get_device_name(0) if cuda else "cpu",
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-    }
-
-
-def _mean(values: Sequence[float | bool | None]) -> float | None:
-    kept = [float(v) for v in values if v is not None]
-    return round(float(np.mean(kept)), 4) if kept else None
-
-
-def summarise(
-    rows: Sequence[PhotoResult],
-    key: tuple[str, str, str],
-    peak_mb: float | None = None,
-    gpu_peak_mb: float | None = None,
-) -> dict[str, Any]:
-    """One (filter, strength, profile)'s figures over the photos that were protected.
-
-    Accuracies are the judge's true-label top-1/top-5 after the platform profile, on the
-    originals and on the protected photos; ``judge_fooled`` is the share of the photos the
-    judge had right (top-1) that it gets wrong once protected: the transfer rate.
-
-    >>> summarise([], ("pfgsm", "medium", "none"))["photos"]
-    0
-    """
-    ok = [r for r in rows if r.error is None]
-    right = [r for r in ok if r.judge_before[:1] == [r.true_index]]
-    times = [r.elapsed_ms for r in ok if r.elapsed_ms is not None]
-    return {
-        "filter": key[0],
-        "strength": key[1],
-        "profile": key[2],
-        "photos": len(rows),
-        "errors": len(rows) - len(ok),
-        "judge_top1_original": _mean([r.judge_before[:1] == [r.true_index] for r in ok]),
-        "judge_top5_original": _mean([r.true_index in r.judge_before for r in ok]),
-        "judge_top1_protected": _mean([r.judge_after[:1] == [r.true_index] for r in ok]),
-        "judge_top5_protected": _mean([r.true_index in r.judge_after for r in ok]),
-        "judge_fooled": _mean([r.judge_after[:1] != [r.true_index] for r in right]),
-        "surrogate_fooled": _mean([r.surrogate_after != r.surrogate_before for r in ok]),
-        "surrogate_fooled_after_upload": _mean(
-            [r.surrogate_after_upload != r.surrogate_before for r in ok]
-        ),
-        "ssim": _mean([r.ssim for r in ok]),
-        "psnr": _mean([r.psnr for r in ok]),  # None (identical photos) left out
-        "ciede2000": _mean([r.ciede2000 for r in ok]),
-        "time_ms_median": round(float(np.median(times)), 1) if times else None,
-        "time_ms_p90": round(float(np.percentile(times, 90)), 1) if times else None,
-        "peak_rss_mb": peak_mb,
-        "gpu_peak_mb": gpu_peak_mb,
-    }
 
 
 def _pct(value: float | None) -> str:
@@ -266,7 +140,7 @@ def contact_sheet(sheet: Sequence[dict[str, Any]], categories: Sequence[str], pa
 
 def write_outputs(run: BenchRun, out: Path) -> list[Path]:
     """Write :data:`OUTPUT_FILES` under ``out`` (created); return their paths."""
-    from filters.surrogate import imagenet_categories
+    from filters.shared.surrogate import imagenet_categories
 
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / name for name in OUTPUT_FILES]

@@ -3,24 +3,77 @@
 >>> from filters import Protector
 >>> protector = Protector()
 >>> protector.load(["metadata", "pfgsm"])  # doctest: +SKIP
->>> result = protector.protect(jpeg_bytes, ["metadata", "pfgsm"], "medium")  # doctest: +SKIP
+>>> protected = protector.protect(jpeg_bytes, ["metadata", "pfgsm"], "medium")  # doctest: +SKIP
+>>> record = protector.measure(protected)  # doctest: +SKIP
+
+The house, bottom up: ``filters.codecs`` (bytes <-> ``Photo``, no torch), ``filters.shared``
+(the classifiers, budgets, platform transforms and colour helpers the filters share), the
+``Filter`` interface (``filters.base``), one module per filter, the registry, and the
+pipeline that runs them. Names are loaded on first use, so that importing a constant such as
+``STRENGTHS`` does not load torch.
 """
 
-from filters.base import STRENGTHS, Chain, Filter, Filtered, FilterSettings
-from filters.errors import ProtectionError, UnsupportedImageError
-from filters.pipeline import ProtectionResult, Protector
-from filters.registry import FILTERS, describe_filters
+from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from filters.base import Chain, Filter, Filtered, FilterSettings, Toolkit
+    from filters.codecs.errors import ProtectionError, UnsupportedImageError
+    from filters.defaults import DEFAULT_FILTERS, DEFAULT_PROFILE, DEFAULT_STRENGTH
+    from filters.pipeline import Protector
+    from filters.record import Protected, ProtectionRecord
+    from filters.registry import FILTERS, describe_filters
+    from filters.shared.platforms import PROFILES
+    from filters.shared.strengths import STRENGTHS
+
+# Each public name and the module that defines it.
+_HOMES = {
+    "Chain": "filters.base",
+    "DEFAULT_FILTERS": "filters.defaults",
+    "DEFAULT_PROFILE": "filters.defaults",
+    "DEFAULT_STRENGTH": "filters.defaults",
+    "FILTERS": "filters.registry",
+    "Filter": "filters.base",
+    "FilterSettings": "filters.base",
+    "Filtered": "filters.base",
+    "PROFILES": "filters.shared.platforms",
+    "Protected": "filters.record",
+    "ProtectionError": "filters.codecs.errors",
+    "ProtectionRecord": "filters.record",
+    "Protector": "filters.pipeline",
+    "STRENGTHS": "filters.shared.strengths",
+    "Toolkit": "filters.base",
+    "UnsupportedImageError": "filters.codecs.errors",
+    "describe_filters": "filters.registry",
+}
 __all__ = [
+    "DEFAULT_FILTERS",
+    "DEFAULT_PROFILE",
+    "DEFAULT_STRENGTH",
     "FILTERS",
+    "PROFILES",
     "STRENGTHS",
     "Chain",
     "Filter",
     "FilterSettings",
     "Filtered",
+    "Protected",
     "ProtectionError",
-    "ProtectionResult",
+    "ProtectionRecord",
     "Protector",
+    "Toolkit",
     "UnsupportedImageError",
     "describe_filters",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'filters' has no attribute {name!r}")
+    return getattr(importlib.import_module(_HOMES[name]), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

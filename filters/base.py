@@ -1,24 +1,27 @@
 """What every filter is: ``Photo`` + settings in, protected ``Photo`` + a report out.
 
-A chain of filters is itself a filter. Filters know nothing of HTTP or files.
+A chain of filters is itself a filter. Filters know nothing of HTTP or files: what they need
+of the codec (the pixels a file as written decodes to) comes in a :class:`Toolkit`.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from filters.errors import ProtectionError
-from filters.photo import Photo
+import numpy as np
+
+from filters.codecs.errors import ProtectionError
+from filters.codecs.photo import Photo
+from filters.shared.platforms import get_profile
+from filters.shared.strengths import STRENGTHS
 
 if TYPE_CHECKING:
-    from filters.surrogate import Surrogate
+    from filters.shared.surrogate import Surrogate
 
-__all__ = ["STRENGTHS", "Chain", "Filter", "FilterSettings", "Filtered"]
-
-STRENGTHS = ("low", "medium", "high")
+__all__ = ["Chain", "Filter", "FilterSettings", "Filtered", "Toolkit"]
 
 
 @dataclass(frozen=True)
@@ -26,8 +29,8 @@ class FilterSettings:
     """How hard to protect, and the seed that makes a run repeatable.
 
     Raises:
-        ProtectionError: ``strength`` is not one of :data:`STRENGTHS`, or a private label
-            is not an ImageNet class index.
+        ProtectionError: ``strength`` is not one of :data:`STRENGTHS`, ``profile`` not a
+            platform profile, or a private label not an ImageNet class index.
     """
 
     strength: str = "medium"
@@ -42,6 +45,7 @@ class FilterSettings:
             raise ProtectionError(
                 f"unknown strength {self.strength!r}; choose one of {', '.join(STRENGTHS)}"
             )
+        get_profile(self.profile)
         labels = self.private_labels
         if not isinstance(labels, tuple) or not all(
             isinstance(c, int) and 0 <= c < 1000 for c in labels
@@ -57,6 +61,23 @@ class Filtered:
     report: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Toolkit:
+    """What filters are built from: the shared classifier, and the codec's view of a photo.
+
+    Attributes:
+        surrogate: the ImageNet classifier the attacks and the labels use.
+        written_pixels: the (H, W, 3) uint8 pixels a reader decodes from the photo's file
+            as it will be written (lossy formats change them, palettes quantise them).
+        written_quality: about the lossy quality (1-100) the photo's file is written at;
+            None when it is written losslessly.
+    """
+
+    surrogate: Surrogate
+    written_pixels: Callable[[Photo], np.ndarray]
+    written_quality: Callable[[Photo], int | None]
+
+
 class Filter(ABC):
     """One protection step. Subclasses set ``name`` and ``description`` and implement apply."""
 
@@ -64,7 +85,7 @@ class Filter(ABC):
     description: ClassVar[str]
 
     @classmethod
-    def create(cls, surrogate: Surrogate) -> Filter:
+    def create(cls, toolkit: Toolkit) -> Filter:
         """Build the filter from shared resources; filters without a model ignore them."""
         return cls()
 

@@ -11,48 +11,25 @@ Adam steps long, and the change of L it makes is upsampled to the full photo.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import piq
 import torch
 import torch.nn.functional as F
 from kornia.color import lab_to_rgb, rgb_to_lab
 
-from filters.base import Filter, Filtered, FilterSettings
-from filters.codec import sent_pixels
-from filters.colorfool import change_lab, upsampler
-from filters.photo import Photo
-from filters.quality import delta_e2000
-from filters.surrogate import INPUT_SIZE, Surrogate
+from filters.base import Filter, Filtered, FilterSettings, Toolkit
+from filters.codecs.photo import Photo
+from filters.shared.colour import change_lab, upsampler
+from filters.shared.quality import delta_e2000
+from filters.shared.strengths import DetailBudget, budgets_for
+from filters.shared.surrogate import INPUT_SIZE, label_margin
 
-__all__ = ["BUDGETS", "DetailBudget", "EdgeFoolFilter", "l0_smooth"]
+__all__ = ["EdgeFoolFilter", "l0_smooth", "round_trip"]
 
 L0_LAMBDA, L0_KAPPA, L0_BETA_MAX = 2e-2, 2.0, 1e5  # Xu et al.'s defaults, as EdgeFool uses
 MSE_WEIGHT = 10.0  # EdgeFool's weight of the enhancement term against the margin loss
 
 
-@dataclass(frozen=True)
-class DetailBudget:
-    """One strength: how much detail may change and how hard the attack tries.
-
-    ``enhance`` is the plain detail gain the MSE term pulls towards (L' = L + g * detail);
-    ``max_gain`` bounds the per-pixel gain; ``delta_e`` (mean CIEDE2000) and ``ssim`` bound
-    the view's change; ``steps`` caps the Adam steps; ``margin`` is the lead to stop at.
-    """
-
-    enhance: float
-    max_gain: float
-    delta_e: float
-    ssim: float
-    steps: int
-    margin: float
-
-
-BUDGETS = {
-    "low": DetailBudget(enhance=0.25, max_gain=1.5, delta_e=1.5, ssim=0.97, steps=15, margin=0.5),
-    "medium": DetailBudget(enhance=0.5, max_gain=2.5, delta_e=2.5, ssim=0.95, steps=20, margin=1),
-    "high": DetailBudget(enhance=0.75, max_gain=4.0, delta_e=4.0, ssim=0.92, steps=30, margin=2),
-}
 LEARNING_RATE = 0.1  # Adam's first steps move every gain by about this much
 
 
@@ -102,7 +79,7 @@ def l0_smooth(image: torch.Tensor, lam: float = L0_LAMBDA, kappa: float = L0_KAP
 
 def round_trip(size: int, full: int) -> torch.Tensor:
     """(size, size) matrix of one axis of: upsample ``size -> full`` bilinearly (as
-    :func:`~filters.colorfool.change_lab` does), then resize back antialiased (as the
+    :func:`~filters.shared.colour.change_lab` does), then resize back antialiased (as the
     classifier's view does).
 
     >>> bool(torch.allclose(round_trip(6, 6), torch.eye(6)))
@@ -112,13 +89,6 @@ def round_trip(size: int, full: int) -> torch.Tensor:
     basis = up[:, None, :, None].expand(size, 1, full, 2).contiguous()
     down = F.interpolate(basis, size=(size, 2), mode="bilinear", antialias=True)
     return down[:, 0, :, 0].T.contiguous()
-
-
-def _margin(logits: torch.Tensor, original: int) -> torch.Tensor:
-    """Lead of the best other class over the original one (C&W's margin)."""
-    others = logits.clone()
-    others[:, original] = -torch.inf
-    return others.max(dim=1).values - logits[:, original]
 
 
 class EdgeFoolFilter(Filter):
@@ -135,12 +105,13 @@ class EdgeFoolFilter(Filter):
         "another class; colours untouched."
     )
 
-    def __init__(self, surrogate: Surrogate) -> None:
-        self.surrogate = surrogate
+    def __init__(self, toolkit: Toolkit) -> None:
+        self.surrogate = toolkit.surrogate
+        self.written_pixels = toolkit.written_pixels
 
     @classmethod
-    def create(cls, surrogate: Surrogate) -> EdgeFoolFilter:
-        return cls(surrogate)
+    def create(cls, toolkit: Toolkit) -> EdgeFoolFilter:
+        return cls(toolkit)
 
     @staticmethod
     def _cost(lab: torch.Tensor, rgb: torch.Tensor, changed: torch.Tensor) -> tuple[float, float]:
@@ -172,7 +143,7 @@ class EdgeFoolFilter(Filter):
         steps = 0
         while steps < budget.steps:
             change = gain.clamp(-budget.max_gain, budget.max_gain) * detail
-            margin = _margin(self.surrogate.logits(render(change)), original)
+            margin = label_margin(self.surrogate.logits(render(change)), original)
             if float(margin.detach()[0]) >= budget.margin:
                 break
             steps += 1
@@ -192,7 +163,7 @@ class EdgeFoolFilter(Filter):
         return change, steps
 
     def apply(self, photo: Photo, settings: FilterSettings) -> Filtered:
-        budget = BUDGETS[settings.strength]
+        budget = budgets_for(settings.strength).detail
         view = self.surrogate.view(photo.pixels)
         lab = rgb_to_lab(view)
         with torch.inference_mode():
@@ -204,7 +175,7 @@ class EdgeFoolFilter(Filter):
         change, steps = self._attack(lab, view, detail, blur, original, budget)
         field = torch.cat([change, torch.zeros_like(change), torch.zeros_like(change)], dim=1)
         out = photo.with_pixels(change_lab(photo.pixels, field))
-        sent = self.surrogate.view(sent_pixels(out))
+        sent = self.surrogate.view(self.written_pixels(out))
         with torch.inference_mode():
             top1 = int(self.surrogate.logits(sent)[0].argmax())
             delta_e = float(delta_e2000(lab, rgb_to_lab(sent)).mean())

@@ -6,18 +6,17 @@ shift); everything else a file carries besides pixels goes.
 
 from __future__ import annotations
 
-import struct
 import warnings
 from dataclasses import replace
 
 from PIL import ExifTags, Image
 
 from filters.base import Filter, Filtered, FilterSettings
-from filters.photo import Metadata, Photo
+from filters.codecs.exif import TAG_ORIENTATION, orientation_only_exif, read_orientation
+from filters.codecs.photo import Metadata, Photo
 
-__all__ = ["MetadataFilter", "orientation_only_exif", "strip_metadata"]
+__all__ = ["MetadataFilter", "strip_metadata"]
 
-TAG_ORIENTATION = 0x0112
 # PNG chunks that only say how to show colours: kept like the ICC profile.
 COLOUR_CHUNKS = frozenset({"cHRM", "cICP", "gAMA", "sRGB"})
 _SEGMENT_NAMES = {"JFXX": "Thumbnail", "FPXR": "FlashPix", "Ducky": "Ducky"}
@@ -26,28 +25,6 @@ _CHUNK_NAMES = {"tIME": "ModifyDate"}
 
 def _tag_name(tag: int) -> str:
     return ExifTags.TAGS.get(tag, f"Tag 0x{tag:04X}")
-
-
-def orientation_only_exif(orientation: int, big_endian: bool = False) -> bytes:
-    """A minimal EXIF (TIFF, no ``Exif`` prefix) whose only tag is Orientation."""
-    order = ">" if big_endian else "<"
-    head = (b"MM\x00*" if big_endian else b"II*\x00") + struct.pack(order + "I", 8)
-    # One IFD entry: tag, type SHORT (3), count 1, value left-justified; no next IFD.
-    entry = struct.pack(order + "HHIHH", TAG_ORIENTATION, 3, 1, orientation, 0)
-    return head + struct.pack(order + "H", 1) + entry + struct.pack(order + "I", 0)
-
-
-def _orientation(raw: bytes) -> int | None:
-    """The Orientation in IFD0, read leniently (a broken sub-IFD must not rotate the photo)."""
-    exif = Image.Exif()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            exif.load(raw)
-            value = exif.get(TAG_ORIENTATION)
-    except Exception:
-        return None
-    return value if isinstance(value, int) and 1 <= value <= 8 else None
 
 
 def _exif_names(raw: bytes) -> list[str]:
@@ -77,7 +54,7 @@ def _exif_names(raw: bytes) -> list[str]:
 
 def _clean_exif(raw: bytes) -> tuple[bytes | None, list[str]]:
     """Reduce an EXIF block to its Orientation tag; also name every tag removed."""
-    value, removed = _orientation(raw), _exif_names(raw)
+    value, removed = read_orientation(raw), _exif_names(raw)
     if value is None:
         return None, removed or ["EXIF"]
     return orientation_only_exif(value, big_endian=raw.startswith(b"MM")), removed

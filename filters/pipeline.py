@@ -1,7 +1,7 @@
-"""The public entry point: bytes in, protected bytes and an audit report out.
+"""The public entry point: bytes in, protected bytes and the filters' reports out.
 
-The proxy calls :class:`Protector` from one worker thread: ``load`` once at start-up,
-then ``protect`` for each upload.
+The proxy calls :class:`Protector` from one worker thread: ``load`` once at start-up, then
+``protect`` and ``measure`` for each upload.
 """
 
 from __future__ import annotations
@@ -9,59 +9,26 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from dataclasses import replace
 
-from filters.animation import protect_frames
-from filters.base import Chain, Filter, FilterSettings
-from filters.codec import decode, encode, sent_pixels, thumbnail
-from filters.errors import ProtectionError
-from filters.quality import psnr, ssim
+from filters.base import Chain, Filter, Filtered, FilterSettings, Toolkit
+from filters.codecs import (
+    ProtectionError,
+    decode,
+    encode,
+    encode_to_size,
+    frame_photos,
+    lossy_quality,
+    sent_pixels,
+    with_frames,
+)
+from filters.codecs.photo import Photo
+from filters.measure import measure
+from filters.record import Protected, ProtectionRecord
 from filters.registry import FILTERS
-from filters.sizing import encode_to_size
-from filters.surrogate import Surrogate
+from filters.shared.surrogate import Surrogate
 
-__all__ = ["ProtectionResult", "Protector"]
-
-_BINARY_FIELDS = ("data", "thumb_before", "thumb_after")
-
-
-@dataclass
-class ProtectionResult:
-    """The protected file and what the audit view shows about it.
-
-    Labels are the surrogate's top-1 on the input and on the encoded output; ``ssim`` and
-    ``psnr`` compare input and output pixels (None when undefined: tiny or unchanged).
-    """
-
-    data: bytes
-    format: str
-    width: int
-    height: int
-    size_before: int
-    size_after: int
-    sha256_before: str
-    sha256_after: str
-    filters_applied: list[str]
-    metadata_removed: list[str]
-    label_before: str
-    confidence_before: float
-    label_after: str
-    confidence_after: float
-    ssim: float | None
-    psnr: float | None
-    elapsed_ms: float
-    details: dict[str, Any] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    thumb_before: bytes = b""
-    thumb_after: bytes = b""
-
-    def to_dict(self) -> dict[str, Any]:
-        """Every field but the file and the thumbnails; JSON-serialisable."""
-        values = asdict(self)
-        for name in _BINARY_FIELDS:
-            values.pop(name)
-        return values
+__all__ = ["Protector", "protect_frames"]
 
 
 def _names(filters: Sequence[str] | str) -> list[str]:
@@ -80,8 +47,26 @@ def _names(filters: Sequence[str] | str) -> list[str]:
     return names
 
 
+def protect_frames(chain: Filter, photo: Photo, settings: FilterSettings) -> Filtered:
+    """Run ``chain`` on each frame of an animation; the report is the first frame's, plus
+    a count. Each frame is a still photo to the filters, so they need not know animations.
+
+    Raises:
+        ProtectionError: a frame failed (its index in the message).
+    """
+    results: list[Filtered] = []
+    for index, frame in enumerate(frame_photos(photo)):
+        try:
+            results.append(chain.apply(frame, settings))
+        except ProtectionError as exc:
+            raise ProtectionError(f"frame {index + 1} of {len(photo.frames)}: {exc}") from exc
+    report = dict(results[0].report)
+    report["frames"] = {"count": len(results), "reports": [r.report for r in results[1:]]}
+    return Filtered(with_frames(photo, [r.photo for r in results]), report)
+
+
 class Protector:
-    """Decodes, runs the chosen filters, encodes, and measures the result.
+    """Decodes, runs the chosen filters and encodes; measures the result on request.
 
     Args:
         surrogate: the classifier for attacks and labels; loaded on first need if None.
@@ -98,16 +83,20 @@ class Protector:
             self._surrogate.warm_up()
         return self._surrogate
 
+    def toolkit(self) -> Toolkit:
+        """What the filters are built from: the surrogate and the codec's view of a photo."""
+        return Toolkit(self.surrogate, written_pixels=sent_pixels, written_quality=lossy_quality)
+
     def load(self, filters: Sequence[str] = tuple(FILTERS)) -> None:
         """Load the surrogate and build the named filters now, so requests don't wait.
 
         Raises:
             ProtectionError: an unknown filter name.
         """
-        surrogate = self.surrogate  # the report's labels need it even with no filter
+        toolkit = self.toolkit()  # the record's labels need the surrogate even with no filter
         for name in _names(filters):
             if name not in self._filters:
-                self._filters[name] = FILTERS[name].create(surrogate)
+                self._filters[name] = FILTERS[name].create(toolkit)
 
     def protect(
         self,
@@ -118,7 +107,7 @@ class Protector:
         seed: int | None = None,
         profile: str = "none",
         exact_size: bool = False,
-    ) -> ProtectionResult:
+    ) -> Protected:
         """Protect one image file; the output keeps its format and dimensions.
 
         Animations (GIF, WebP, APNG) go through the filters frame by frame.
@@ -130,67 +119,40 @@ class Protector:
             seed: makes random choices repeatable; default derived from the file's SHA-256.
             profile: the platform recompression the adversarial filters should survive.
             exact_size: the output must have exactly ``len(data)`` bytes, as when the
-                upload protocol announced the size earlier (see ``filters.sizing``).
+                upload protocol announced the size earlier (see ``filters.codecs.sizing``).
 
         Raises:
             ProtectionError: undecodable or unsupported image, unknown filter or strength,
                 a filter that failed (the original exception as ``__cause__``), or an
                 output that cannot be made to fit ``exact_size``.
         """
-        start = time.perf_counter()
+        started = time.perf_counter()
         if not isinstance(data, bytes | bytearray | memoryview):
             raise ProtectionError(f"expected the image as bytes, got {type(data).__name__}")
         data = bytes(data)
         names = _names(filters)
-        sha_before = hashlib.sha256(data).hexdigest()
-        settings = FilterSettings(
-            strength, int(sha_before[:16], 16) if seed is None else seed, profile
-        )
+        if seed is None:
+            seed = int(hashlib.sha256(data).hexdigest()[:16], 16)
+        settings = FilterSettings(strength, seed, profile)
         self.load(names)
         photo = decode(data)
-        before = self.surrogate.predict(photo.pixels)
+        if not names:  # nothing to do keeps the file byte for byte
+            return Protected(data, data, photo, photo, (), {}, started)
         chain = Chain([self._filters[name] for name in names])
         if photo.is_animated:
             result = protect_frames(chain, photo, settings)
         else:
             result = chain.apply(photo, settings)
-        # Nothing to do keeps the file byte for byte; otherwise measure what is really sent.
-        if not names:
-            output = data
-        elif exact_size:
+        # Measure what is really sent: a reader's decode of the output.
+        if exact_size:
             output = encode_to_size(result.photo, len(data))
+            sent = decode(output)
         else:
             output = encode(result.photo)
-        if not names:
-            sent = photo
-        elif exact_size:
-            sent = decode(output)
-        else:  # what a reader decodes from ``output``; the filter's own check often has it
+            # The filter's own check has usually decoded this file already.
             sent = replace(result.photo, pixels=sent_pixels(result.photo))
-        after = self.surrogate.predict(sent.pixels)
-        removed = [n for report in result.report.values() for n in report.get("removed", ())]
-        thumbs = thumbnail(photo), thumbnail(sent)
-        similarity, noise = ssim(photo.pixels, sent.pixels), psnr(photo.pixels, sent.pixels)
-        return ProtectionResult(
-            data=output,
-            format=photo.format,
-            width=photo.width,
-            height=photo.height,
-            size_before=len(data),
-            size_after=len(output),
-            sha256_before=sha_before,
-            sha256_after=hashlib.sha256(output).hexdigest(),
-            filters_applied=names,
-            metadata_removed=removed,
-            label_before=before.label,
-            confidence_before=round(before.confidence, 4),
-            label_after=after.label,
-            confidence_after=round(after.confidence, 4),
-            ssim=similarity,
-            psnr=noise,
-            elapsed_ms=round((time.perf_counter() - start) * 1000, 1),
-            details=result.report,
-            notes=list(photo.notes),
-            thumb_before=thumbs[0],
-            thumb_after=thumbs[1],
-        )
+        return Protected(data, output, photo, sent, tuple(names), result.report, started)
+
+    def measure(self, protected: Protected) -> ProtectionRecord:
+        """The record of a protected image: labels, similarity, thumbnails, hashes, time."""
+        return measure(protected, self.surrogate)

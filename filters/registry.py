@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from filters.base import Filter
-from filters.colorfool import ColorFoolFilter, ColorFoolSearchFilter
+from filters.colorfool import ColorFoolFilter
+from filters.colorfool_search import ColorFoolSearchFilter
 from filters.edgefool import EdgeFoolFilter
 from filters.metadata import MetadataFilter
 from filters.pfgsm import PFGSMFilter

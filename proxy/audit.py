@@ -10,24 +10,33 @@ import json
 import math
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+from filters import ProtectionRecord
+from filters.record import RecordField, fields_of
 from proxy.policies import normalize_site
 
 __all__ = [
-    "AUDIT_SCHEMA",
+    "COLUMNS",
     "MAX_AUDIT_ENTRIES",
     "MAX_TEXT",
     "OUTCOMES",
+    "RECORD_COLUMNS",
     "THUMBNAIL_KINDS",
+    "UPLOAD_COLUMNS",
     "AuditEntry",
     "StoreError",
+    "UploadFacts",
+    "add_missing_columns",
+    "audit_schema",
     "audit_stats",
+    "column_sql",
     "get_audit",
     "get_thumbnail",
     "insert_audit",
     "list_audit",
+    "missing_columns",
     "prune_audit",
     "utc_now",
 ]
@@ -37,7 +46,6 @@ MAX_AUDIT_ENTRIES = 10_000
 # Long paths and error texts are cut here: the log is for people, and must stay small.
 MAX_TEXT = 2_000
 OUTCOMES = ("protected", "passed", "blocked")
-THUMBNAIL_KINDS = ("before", "after")
 
 
 class StoreError(ValueError):
@@ -53,126 +61,170 @@ def utc_now() -> str:
 
 
 @dataclass
-class AuditEntry:
-    """One image upload that Veil saw, and what it did with it."""
+class UploadFacts:
+    """Where an image was going and what Veil decided: the audit's own columns."""
 
-    site: str
-    method: str
-    path: str  # without the query string, which may carry tokens
-    policy_site: str | None
-    filters: list[str]
-    strength: str | None
-    outcome: str  # one of OUTCOMES
-    reason: str | None = None  # why blocked or passed
-    filename: str | None = None
-    field_name: str | None = None
-    format: str | None = None
-    sha256_before: str | None = None
-    sha256_after: str | None = None
-    size_before: int | None = None
-    size_after: int | None = None
-    width: int | None = None
-    height: int | None = None
-    metadata_removed: list[str] = field(default_factory=list)
-    label_before: str | None = None
-    confidence_before: float | None = None
-    label_after: str | None = None
-    confidence_after: float | None = None
-    ssim: float | None = None
-    psnr: float | None = None
-    elapsed_ms: float | None = None
-    thumb_before: bytes | None = None
-    thumb_after: bytes | None = None
-    id: int | None = None
-    time: str | None = None  # set by the store
-    # Which thumbnails the store holds, for entries read back without their bytes.
-    thumbnails: tuple[str, ...] = ()
+    site: str = field(metadata={"doc": "The host the upload went to."})
+    method: str = field(metadata={"doc": "The request's method."})
+    path: str = field(metadata={"doc": "Request path without its query string."})
+    policy_site: str | None = field(metadata={"doc": "The policy that covered the host."})
+    filters: list[str] = field(metadata={"doc": "The policy's filters, in order."})
+    strength: str | None = field(metadata={"doc": "The policy's strength."})
+    outcome: str = field(metadata={"doc": "protected, passed or blocked."})
+    reason: str | None = field(default=None, metadata={"doc": "Why blocked or passed."})
+    filename: str | None = field(default=None, metadata={"doc": "The file name announced."})
+    field_name: str | None = field(default=None, metadata={"doc": "The form field or JSON key."})
+    format: str | None = field(default=None, metadata={"doc": "The format read from its bytes."})
 
     def __post_init__(self) -> None:
+        # Without the query string, which may carry tokens.
         self.path = self.path.split("?", 1)[0].split("#", 1)[0]
+
+
+@dataclass
+class AuditEntry(UploadFacts):
+    """One image upload that Veil saw, what it did with it, and ``record``: what protecting
+    it measured (None when it was blocked or passed). ``id`` and ``time`` come from the store;
+    ``thumbnails`` names the thumbnails it holds, for entries read back without their bytes."""
+
+    record: ProtectionRecord | None = None
+    id: int | None = None
+    time: str | None = None
+    thumbnails: tuple[str, ...] = ()
 
     @property
     def has_thumbnails(self) -> bool:
-        return bool(self.thumb_before or self.thumb_after or self.thumbnails)
+        return bool(self.thumbnails) or any(self.thumbnail(kind) for kind in THUMBNAIL_KINDS)
+
+    def thumbnail(self, kind: str) -> bytes | None:
+        """The thumbnail bytes of ``kind`` ("before" or "after") this entry carries, if any."""
+        return (getattr(self.record, f"thumb_{kind}") or None) if self.record else None
 
     def to_dict(self) -> dict[str, object]:
-        """JSON-friendly: no thumbnail bytes, and no NaN or infinity (JSON has neither)."""
-        data = {name: getattr(self, name) for name in ("id", *_COLUMNS)}
-        for name in _FLOATS:
-            if data[name] is not None and not math.isfinite(data[name]):
-                data[name] = None
-        kinds = [k for k in THUMBNAIL_KINDS if k in self.thumbnails or getattr(self, f"thumb_{k}")]
-        data.update(filters=list(self.filters), metadata_removed=list(self.metadata_removed))
+        """JSON-friendly and flat: the record's fields stand beside the entry's own; no
+        thumbnail bytes, and no NaN or infinity (JSON has neither)."""
+        data: dict[str, object] = {"id": self.id, "time": self.time}
+        data |= {column.name: getattr(self, column.name) for column in UPLOAD_COLUMNS}
+        if self.record is not None:
+            data |= self.record.values()
+        else:
+            data |= {c.name: [] if c.kind == "strings" else None for c in RECORD_COLUMNS}
+        for column in COLUMNS:
+            value = data[column.name]
+            if column.kind == "strings":
+                data[column.name] = list(value or [])  # type: ignore[call-overload]
+            elif column.kind == "number" and value is not None and not math.isfinite(value):  # type: ignore[arg-type]
+                data[column.name] = None
+        kinds = [
+            kind for kind in THUMBNAIL_KINDS if kind in self.thumbnails or self.thumbnail(kind)
+        ]
         data.update(has_thumbnails=bool(kinds), thumbnails=kinds)
         return data
 
 
-_NOT_COLUMNS = {"id", "thumb_before", "thumb_after", "thumbnails"}
-_COLUMNS = tuple(f.name for f in fields(AuditEntry) if f.name not in _NOT_COLUMNS)
-_INTS = frozenset({"size_before", "size_after", "width", "height"})
-_FLOATS = frozenset({"confidence_before", "confidence_after", "ssim", "psnr", "elapsed_ms"})
-_JSON_LISTS = frozenset({"filters", "metadata_removed"})
-_TEXTS = frozenset({"path", "reason", "filename", "field_name", "label_before", "label_after"})
+# The columns, each derived from a field: the entry's own, then the protection record's.
+UPLOAD_COLUMNS = fields_of(UploadFacts)
+RECORD_COLUMNS = tuple(f for f in fields_of(ProtectionRecord) if f.kind != "thumbnail")
+COLUMNS = UPLOAD_COLUMNS + RECORD_COLUMNS
+# Thumbnails live in a table of their own, one row per kind: thumb_before -> "before".
+THUMBNAIL_KINDS = tuple(
+    f.name.removeprefix("thumb_") for f in fields_of(ProtectionRecord) if f.kind == "thumbnail"
+)
+_SQL_TYPES = {"boolean": "INTEGER", "integer": "INTEGER", "number": "REAL", "string": "TEXT"}
 
-# Part of proxy.store's schema version 1: change it only through a new migration there.
-AUDIT_SCHEMA = """
+
+def column_sql(column: RecordField) -> str:
+    """A column's definition; lists are JSON text, never NULL. Record columns are NULL on
+    entries without a record, so only the entry's own required fields are NOT NULL.
+
+    >>> column_sql(RECORD_COLUMNS[0]), column_sql(UPLOAD_COLUMNS[0])
+    ('sha256_before TEXT', 'site TEXT NOT NULL')
+    """
+    if column.kind == "strings":
+        return f"{column.name} TEXT NOT NULL DEFAULT '[]'"
+    required = column in UPLOAD_COLUMNS and not column.nullable
+    return f"{column.name} {_SQL_TYPES[column.kind]}" + (" NOT NULL" if required else "")
+
+
+def audit_schema() -> str:
+    """The audit tables as a new database gets them."""
+    columns = ",\n    ".join(column_sql(column) for column in COLUMNS)
+    kinds = ", ".join(f"'{kind}'" for kind in THUMBNAIL_KINDS)
+    return f"""
 CREATE TABLE audit (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    time TEXT NOT NULL, site TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,
-    policy_site TEXT, filters TEXT NOT NULL, strength TEXT, outcome TEXT NOT NULL, reason TEXT,
-    filename TEXT, field_name TEXT, format TEXT, sha256_before TEXT, sha256_after TEXT,
-    size_before INTEGER, size_after INTEGER, width INTEGER, height INTEGER,
-    metadata_removed TEXT NOT NULL, label_before TEXT, confidence_before REAL,
-    label_after TEXT, confidence_after REAL, ssim REAL, psnr REAL, elapsed_ms REAL
+    time TEXT NOT NULL,
+    {columns}
 );
 CREATE INDEX audit_site ON audit (site, id);
 -- Thumbnails apart, so listing the log never reads image bytes.
 CREATE TABLE thumbnails (
     audit_id INTEGER NOT NULL REFERENCES audit (id) ON DELETE CASCADE,
-    kind TEXT NOT NULL CHECK (kind IN ('before', 'after')),
+    kind TEXT NOT NULL CHECK (kind IN ({kinds})),
     data BLOB NOT NULL,
     PRIMARY KEY (audit_id, kind)
 );
 """
+
+
+def missing_columns(db: sqlite3.Connection) -> list[RecordField]:
+    """The columns an existing audit table lacks: fields added since the file was made."""
+    present = {row[1] for row in db.execute("PRAGMA table_info(audit)")}
+    return [column for column in COLUMNS if column.name not in present]
+
+
+def add_missing_columns(db: sqlite3.Connection) -> list[str]:
+    """Add the :func:`missing_columns` to the audit table; returns their names."""
+    missing = missing_columns(db)
+    for column in missing:
+        db.execute(f"ALTER TABLE audit ADD COLUMN {column_sql(column)}")
+    return [column.name for column in missing]
+
+
 _SELECT_AUDIT = (
-    f"SELECT id, {', '.join(_COLUMNS)}, "
+    f"SELECT id, time, {', '.join(c.name for c in COLUMNS)}, "
     "(SELECT group_concat(kind) FROM thumbnails WHERE audit_id = audit.id) FROM audit"
 )
 
 
+def _sql_value(column: RecordField, value: object) -> object:
+    """A value as its column stores it; numpy scalars become plain numbers, long texts are cut."""
+    if column.kind == "strings":
+        return json.dumps([str(item) for item in value or ()])  # type: ignore[attr-defined]
+    if value is None:
+        return None
+    if column.kind in ("integer", "boolean"):
+        return int(value)  # type: ignore[call-overload]
+    if column.kind == "number":
+        return float(value)  # type: ignore[arg-type]
+    return str(value)[:MAX_TEXT]
+
+
 def _row_values(entry: AuditEntry) -> dict[str, object]:
-    """Column values for an entry; numpy scalars become plain numbers, long texts are cut."""
     if entry.outcome not in OUTCOMES:
         raise StoreError(f"outcome must be one of {', '.join(OUTCOMES)}, not {entry.outcome!r}")
     if not isinstance(entry.site, str) or not isinstance(entry.method, str):
         raise StoreError("site and method must be strings")
-    values: dict[str, object] = {}
-    for name in _COLUMNS:
-        value = getattr(entry, name)
-        if name == "time":
-            value = utc_now()
-        elif value is None:
-            pass
-        elif name in _JSON_LISTS:
-            value = json.dumps([str(item) for item in value])
-        elif name in _INTS:
-            value = int(value)
-        elif name in _FLOATS:
-            value = float(value)
-        elif name in _TEXTS:
-            value = str(value)[:MAX_TEXT]
-        values[name] = value
-    for name in _JSON_LISTS:
-        values[name] = values[name] or "[]"
+    values: dict[str, object] = {"time": utc_now()}
+    for column in UPLOAD_COLUMNS:
+        values[column.name] = _sql_value(column, getattr(entry, column.name))
+    for column in RECORD_COLUMNS:
+        value = getattr(entry.record, column.name) if entry.record is not None else None
+        values[column.name] = _sql_value(column, value)
     return values
 
 
 def _entry(row: tuple) -> AuditEntry:
-    values = dict(zip(_COLUMNS, row[1:-1], strict=True))
-    for name in _JSON_LISTS:
-        values[name] = json.loads(values[name])
+    values = dict(zip(("time", *(c.name for c in COLUMNS)), row[1:-1], strict=True))
+    for column in COLUMNS:
+        if column.kind == "strings":
+            values[column.name] = json.loads(values[column.name] or "[]")
+    measured = {c.name: values.pop(c.name) for c in RECORD_COLUMNS}
+    # A row holds a record when protecting measured anything (blocked rows hold none).
+    has_record = any(v not in (None, []) for v in measured.values())
+    record = ProtectionRecord(**measured) if has_record else None  # type: ignore[arg-type]
     kinds = tuple(row[-1].split(",")) if row[-1] else ()
-    return AuditEntry(**values, id=row[0], thumbnails=kinds)
+    return AuditEntry(**values, record=record, id=row[0], thumbnails=kinds)
 
 
 def _site_filter(site: str | None) -> tuple[str, list[object]]:
@@ -198,8 +250,8 @@ def insert_audit(db: sqlite3.Connection, entry: AuditEntry) -> int:
         tuple(values.values()),
     )
     entry_id = int(cursor.lastrowid or 0)
-    for kind, data in (("before", entry.thumb_before), ("after", entry.thumb_after)):
-        if data:
+    for kind in THUMBNAIL_KINDS:
+        if data := entry.thumbnail(kind):
             db.execute("INSERT INTO thumbnails VALUES (?, ?, ?)", (entry_id, kind, bytes(data)))
     entry.time = values["time"]  # type: ignore[assignment]
     return entry_id
@@ -231,8 +283,11 @@ def get_audit(db: sqlite3.Connection, entry_id: int) -> AuditEntry | None:
     if row is None:
         return None
     entry = _entry(row)
-    entry.thumb_before = get_thumbnail(db, entry_id, "before")
-    entry.thumb_after = get_thumbnail(db, entry_id, "after")
+    if entry.record is not None:
+        thumbs = {
+            f"thumb_{kind}": get_thumbnail(db, entry_id, kind) or b"" for kind in THUMBNAIL_KINDS
+        }
+        entry.record = replace(entry.record, **thumbs)
     return entry
 
 

@@ -5,33 +5,16 @@ from __future__ import annotations
 
 from mitmproxy import ctx, http
 
-from filters import ProtectionResult
+from filters import ProtectionRecord
 from proxy.adapters import UploadRequest
+from proxy.audit import AuditEntry
 from proxy.policies import Policy
-from proxy.store import AuditEntry
 from proxy.uploads import ImageSlot
 
-__all__ = ["audit_entry", "close_connections", "upload_request"]
+__all__ = ["WATCHED", "audit_entry", "close_connections", "upload_request"]
 
-# What a ProtectionResult tells the audit log, field for field.
-_RESULT_FIELDS = (
-    "sha256_before",
-    "sha256_after",
-    "size_before",
-    "size_after",
-    "width",
-    "height",
-    "metadata_removed",
-    "label_before",
-    "confidence_before",
-    "label_after",
-    "confidence_after",
-    "ssim",
-    "psnr",
-    "elapsed_ms",
-    "thumb_before",
-    "thumb_after",
-)
+# flow.metadata key: the callback of the adapter that wants to read this flow's response.
+WATCHED = "veil.watched"
 
 
 def upload_request(flow: http.HTTPFlow, body: bytes) -> UploadRequest:
@@ -52,11 +35,11 @@ def audit_entry(
     slot: ImageSlot | None,
     outcome: str,
     *,
-    result: ProtectionResult | None = None,
+    record: ProtectionRecord | None = None,
     reason: str | None = None,
 ) -> AuditEntry:
     """One audit log line for an image of ``flow`` (or the whole upload when ``slot`` is None)."""
-    entry = AuditEntry(
+    return AuditEntry(
         site=flow.request.pretty_host,
         method=flow.request.method,
         path=flow.request.path.split("?", 1)[0],
@@ -68,12 +51,8 @@ def audit_entry(
         filename=slot.filename if slot else None,
         field_name=slot.field_name if slot else None,
         format=slot.format if slot else None,
+        record=record,
     )
-    if result is not None:
-        entry.filters = list(result.filters_applied)
-        for name in _RESULT_FIELDS:
-            setattr(entry, name, getattr(result, name))
-    return entry
 
 
 def close_connections(flow: http.HTTPFlow) -> None:

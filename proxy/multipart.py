@@ -19,6 +19,7 @@ __all__ = [
     "Multipart",
     "Part",
     "boundary_from_content_type",
+    "parse_form",
     "parse_header_params",
     "parse_multipart",
 ]
@@ -298,3 +299,20 @@ def parse_multipart(body: bytes, boundary: str) -> Multipart:
             close, epilogue = body[found:next_end], body[next_end:]
             return Multipart(boundary, newline, preamble, tuple(parts), close, epilogue)
         line, end = body[found:next_end], next_end
+
+
+def parse_form(content_type: str | None, body: bytes) -> Multipart | None:
+    """The body's parts when the Content-Type says ``multipart/*``; None otherwise, and for
+    an empty body (a request with no parts to look at).
+
+    Raises:
+        MalformedBody: it claims to be multipart but cannot be split into parts.
+
+    >>> parse_form("application/json", b"{}") is None
+    True
+    """
+    if not content_type or not body:
+        return None
+    if not parse_header_params(content_type)[0].startswith("multipart/"):
+        return None
+    return parse_multipart(body, boundary_from_content_type(content_type))

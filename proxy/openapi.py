@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from proxy.policies import FAILURE_ACTIONS, PROFILES, STRENGTHS
-from proxy.store import OUTCOMES, THUMBNAIL_KINDS
+from filters import PROFILES, STRENGTHS
+from filters.record import RecordField
+from proxy.audit import OUTCOMES, RECORD_COLUMNS, THUMBNAIL_KINDS, UPLOAD_COLUMNS
+from proxy.policies import FAILURE_ACTIONS
 
-__all__ = ["API_PREFIX", "PAIR_PATH", "openapi_spec"]
+__all__ = ["API_PREFIX", "PAIR_PATH", "column_schema", "openapi_spec"]
 
 API_PREFIX = "/api/v1"
 # The one route without the bearer token: it hands the token over (see proxy.pairing).
@@ -57,34 +59,38 @@ _POLICY_FIELDS: dict[str, Any] = {
     },
 }
 
+_KIND_SCHEMAS: dict[str, dict[str, Any]] = {
+    "boolean": {"type": "boolean"},
+    "integer": {"type": "integer"},
+    "number": {"type": "number"},
+    "string": {"type": "string"},
+    "strings": _STRINGS,
+}
+
+
+def column_schema(column: RecordField, nullable: bool) -> dict[str, Any]:
+    """The JSON schema of one audit column, from its field's kind and doc.
+
+    >>> column_schema(RECORD_COLUMNS[0], nullable=True)["type"]
+    ['string', 'null']
+    """
+    schema = dict(_KIND_SCHEMAS[column.kind])
+    if nullable and column.kind != "strings":  # lists come as [] when empty
+        schema["type"] = [schema["type"], "null"]
+    if column.name == "outcome":
+        schema["enum"] = list(OUTCOMES)
+    if column.doc:
+        schema["description"] = column.doc
+    return schema
+
+
+# An audit entry as the API shows it: its own columns, then its record's (null on entries
+# that were blocked or passed), both derived from the dataclasses' fields.
 _AUDIT_FIELDS: dict[str, Any] = {
     "id": {"type": "integer"},
     "time": {"type": "string", "format": "date-time"},
-    "site": {"type": "string"},
-    "method": {"type": "string"},
-    "path": {"type": "string", "description": "Request path without its query string."},
-    "policy_site": _STRING_OR_NULL,
-    "filters": _STRINGS,
-    "strength": _STRING_OR_NULL,
-    "outcome": {"type": "string", "enum": list(OUTCOMES)},
-    "reason": _STRING_OR_NULL,
-    "filename": _STRING_OR_NULL,
-    "field_name": _STRING_OR_NULL,
-    "format": _STRING_OR_NULL,
-    "sha256_before": _STRING_OR_NULL,
-    "sha256_after": _STRING_OR_NULL,
-    "size_before": _INT_OR_NULL,
-    "size_after": _INT_OR_NULL,
-    "width": _INT_OR_NULL,
-    "height": _INT_OR_NULL,
-    "metadata_removed": _STRINGS,
-    "label_before": _STRING_OR_NULL,
-    "confidence_before": _NUMBER_OR_NULL,
-    "label_after": _STRING_OR_NULL,
-    "confidence_after": _NUMBER_OR_NULL,
-    "ssim": _NUMBER_OR_NULL,
-    "psnr": _NUMBER_OR_NULL,
-    "elapsed_ms": _NUMBER_OR_NULL,
+    **{c.name: column_schema(c, nullable=c.nullable) for c in UPLOAD_COLUMNS},
+    **{c.name: column_schema(c, nullable=True) for c in RECORD_COLUMNS},
     "has_thumbnails": {"type": "boolean"},
     "thumbnails": {"type": "array", "items": {"type": "string", "enum": list(THUMBNAIL_KINDS)}},
 }

@@ -14,13 +14,12 @@ from dataclasses import dataclass
 import idna
 from publicsuffix2 import PublicSuffixList
 
+from filters import DEFAULT_FILTERS, DEFAULT_PROFILE, DEFAULT_STRENGTH, PROFILES, STRENGTHS
+
 __all__ = [
-    "DEFAULT_FILTERS",
     "DEFAULT_POLICIES",
     "FAILURE_ACTIONS",
     "MAX_FILTERS",
-    "PROFILES",
-    "STRENGTHS",
     "Policy",
     "PolicyError",
     "best_policy",
@@ -31,11 +30,7 @@ __all__ = [
     "site_matches",
 ]
 
-STRENGTHS = ("low", "medium", "high")
 FAILURE_ACTIONS = ("block", "send_original")
-# The platform whose recompression the adversarial filters are made to survive.
-PROFILES = ("none", "facebook", "instagram")
-DEFAULT_FILTERS = ("metadata", "pfgsm")
 # A chain longer than this is a mistake, not a policy: every filter costs seconds per photo.
 MAX_FILTERS = 8
 _POLICY_KEYS = frozenset({"site", "enabled", "filters", "strength", "on_failure", "profile"})
@@ -54,9 +49,9 @@ class Policy:
     site: str
     enabled: bool = True
     filters: tuple[str, ...] = DEFAULT_FILTERS
-    strength: str = "medium"
+    strength: str = DEFAULT_STRENGTH
     on_failure: str = "block"
-    profile: str = "facebook"
+    profile: str = DEFAULT_PROFILE
 
     def __post_init__(self) -> None:
         # Frozen, so any Policy is a valid one (parse_policy also checks the filter names).
@@ -276,7 +271,7 @@ def parse_policy(data: object, known_filters: Collection[str], site: str | None 
         resolved = from_body
     if resolved is None:
         raise PolicyError("site is required")
-    strength = _field(data, "strength", str, "medium")
+    strength = _field(data, "strength", str, DEFAULT_STRENGTH)
     if strength not in STRENGTHS:
         raise PolicyError(f"strength must be one of {', '.join(STRENGTHS)}, not {strength!r}")
     on_failure = _field(data, "on_failure", str, "block")
@@ -284,7 +279,7 @@ def parse_policy(data: object, known_filters: Collection[str], site: str | None 
         raise PolicyError(
             f"on_failure must be one of {', '.join(FAILURE_ACTIONS)}, not {on_failure!r}"
         )
-    profile = _field(data, "profile", str, "facebook")
+    profile = _field(data, "profile", str, DEFAULT_PROFILE)
     if profile not in PROFILES:
         raise PolicyError(f"profile must be one of {', '.join(PROFILES)}, not {profile!r}")
     return Policy(

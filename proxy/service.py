@@ -13,16 +13,18 @@ from aiohttp import web
 from mitmproxy.options import Options
 from mitmproxy.tools.dump import DumpMaster
 
-from certs.ca import ensure_ca
+from certs.ca import CaFiles, ensure_ca
 from certs.trust import trust_instructions
 from filters import Protector, describe_filters
-from proxy.addon import VeilAddon
+from proxy.addons import default_addons
 from proxy.api import ApiConfig, create_app
+from proxy.outcomes import Outcomes
 from proxy.pairing import Pairing, format_code
+from proxy.policybook import PolicyBook
 from proxy.settings import Settings, ensure_token
 from proxy.store import Store
 
-__all__ = ["ControlApiServer", "announce_code", "serve"]
+__all__ = ["Announce", "ControlApiServer", "announce_code", "serve"]
 
 log = logging.getLogger(__name__)
 
@@ -58,20 +60,46 @@ def _upstream_bundle(settings: Settings) -> str | None:
     return str(bundle)
 
 
+class Announce:
+    """Prints where everything is once the proxy, the models and the control API are up."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def running(self) -> None:
+        print(self.text, flush=True)
+
+
+def _announcement(
+    settings: Settings, ca: CaFiles, policies: int, filters: list[str], code: str
+) -> str:
+    return (
+        f"Veil is running.\n"
+        f"  proxy:        http://{settings.listen_host}:{settings.proxy_port}\n"
+        f"  control API:  http://127.0.0.1:{settings.api_port}/api/v1 "
+        f"(bearer token in {settings.token_path})\n"
+        f"  protected:    {policies} site policies; filters: {', '.join(filters)}\n"
+        f"  pairing code: {format_code(code)} (type it into the browser extension's "
+        f"options; single use)\n"
+        f"  home:         {settings.home}\n"
+        f"  CA cert:      {ca.cert_pem} (SHA-256 {ca.fingerprint_sha256})\n"
+        f"{trust_instructions(ca.cert_pem)}"
+    )
+
+
 def announce_code(code: str) -> None:
     """Print a new pairing code (after one was used or burnt by wrong guesses)."""
     print(f"New pairing code for the browser extension: {format_code(code)}", flush=True)
 
 
 async def serve(settings: Settings) -> None:
-    """Run until SIGINT/SIGTERM. Models load here, once, before the first connection."""
+    """Run until SIGINT/SIGTERM. The models load once, when the proxy starts running."""
     ca = ensure_ca(settings.ca_dir)
     token = ensure_token(settings.token_path)
     store = Store.open(settings.db_path)
-    protector = Protector()
+    book = PolicyBook(store)
     filter_infos = describe_filters()
-    addon = VeilAddon(store, protector, settings)
-    await addon.load_filters([info["name"] for info in filter_infos])
+    names = [info["name"] for info in filter_infos]
 
     options = Options(
         listen_host=settings.listen_host,
@@ -90,11 +118,21 @@ async def serve(settings: Settings) -> None:
             proxy_port=settings.proxy_port,
         ),
         filter_infos,
-        on_policies_changed=addon.reload_policies,
+        on_policies_changed=book.reload,
         pairing=pairing,
     )
-    master.addons.add(addon, ControlApiServer(app, "127.0.0.1", settings.api_port))
+    # The control API and the announcement come last: the upload protector's running()
+    # loads the models first, so that "Veil is running" means ready.
+    addons = default_addons(book, Outcomes(store), Protector(), names)
+    announcement = _announcement(settings, ca, len(store.list_policies()), names, pairing.code)
+    master.addons.add(
+        *addons, ControlApiServer(app, "127.0.0.1", settings.api_port), Announce(announcement)
+    )
     options.update(
+        connect_overrides=[
+            f"{host}={target}" for host, target in settings.connect_overrides.items()
+        ],
+        filter_deadline_s=float(settings.filter_deadline_s),
         # Connect upstream only when a request goes out: a blocked upload never reaches the site.
         connection_strategy="lazy",
         upstream_cert=False,
@@ -103,21 +141,6 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, master.shutdown)
-
-    print(
-        f"Veil is running.\n"
-        f"  proxy:        http://{settings.listen_host}:{settings.proxy_port}\n"
-        f"  control API:  http://127.0.0.1:{settings.api_port}/api/v1 "
-        f"(bearer token in {settings.token_path})\n"
-        f"  protected:    {len(store.list_policies())} site policies; filters: "
-        f"{', '.join(info['name'] for info in filter_infos)}\n"
-        f"  pairing code: {format_code(pairing.code)} (type it into the browser extension's "
-        f"options; single use)\n"
-        f"  home:         {settings.home}\n"
-        f"  CA cert:      {ca.cert_pem} (SHA-256 {ca.fingerprint_sha256})\n"
-        f"{trust_instructions(ca.cert_pem)}",
-        flush=True,
-    )
     pairing.on_new_code = announce_code
     try:
         await master.run()

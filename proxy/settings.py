@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 __all__ = [
+    "DEFAULT_DEADLINE_S",
     "DEFAULT_HOME",
     "EXTENSION_ID",
     "EXTENSION_ORIGIN",
@@ -23,6 +24,8 @@ DEFAULT_HOME = Path("~/.veil")
 EXTENSION_ID = "cliofbbfdemojneodkampibogbigekbb"
 EXTENSION_ORIGIN = f"chrome-extension://{EXTENSION_ID}"
 SETTINGS_FILE = "settings.json"
+# A photo whose protection takes longer than this is treated as a failed protection.
+DEFAULT_DEADLINE_S = 60.0
 # The control API token is the key to every policy: only its owner may read it.
 TOKEN_MODE = 0o600
 
@@ -39,8 +42,7 @@ class Settings:
     # Chromium extension by default; a list here replaces the default. Firefox's per-install
     # moz-extension:// origins are added by pairing (see proxy.pairing), not listed here.
     extension_origins: list[str] = field(default_factory=lambda: [EXTENSION_ORIGIN])
-    # A photo whose protection takes longer than this is treated as a failed protection.
-    filter_deadline_s: float = 60.0
+    filter_deadline_s: float = DEFAULT_DEADLINE_S
     # host -> "ip:port": where to connect for that host (a local test site, a dev server).
     connect_overrides: dict[str, str] = field(default_factory=dict)
     # Extra PEM CA bundle trusted for upstream sites, added to the public roots.
@@ -65,13 +67,6 @@ class Settings:
     @property
     def settings_path(self) -> Path:
         return self.home / SETTINGS_FILE
-
-    def connect_override(self, host: str) -> tuple[str, int] | None:
-        target = self.connect_overrides.get(host.lower())
-        if target is None:
-            return None
-        address, _, port = target.rpartition(":")
-        return address, int(port)
 
     def to_json(self) -> dict[str, object]:
         data = asdict(self)

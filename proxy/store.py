@@ -51,9 +51,11 @@ CREATE TABLE policies (
     updated TEXT NOT NULL
 );
 """
-# Version n -> n + 1, run in order on older files.
+# Version n -> n + 1, run in order on older files. The audit table is made from the audit
+# entry's fields as they are now; a field added since a file was made becomes a new column
+# when it is opened (audit.add_missing_columns), so a new measurement needs no migration.
 _MIGRATIONS: dict[int, str] = {
-    0: _POLICY_SCHEMA + audit.AUDIT_SCHEMA,
+    0: _POLICY_SCHEMA + audit.audit_schema(),
     1: "ALTER TABLE policies ADD COLUMN profile TEXT NOT NULL DEFAULT 'facebook'",
 }
 _POLICY_COLUMNS = "site, enabled, filters, strength, on_failure, profile"
@@ -95,7 +97,7 @@ class Store:
             raise StoreError(
                 f"{self.path} has schema version {version}; this Veil knows {SCHEMA_VERSION}"
             )
-        if version == SCHEMA_VERSION:
+        if version == SCHEMA_VERSION and not audit.missing_columns(self._db):
             return
         with self._transaction():
             for step in range(version, SCHEMA_VERSION):
@@ -106,6 +108,9 @@ class Store:
             if version == 0 and seed_defaults:
                 for policy in DEFAULT_POLICIES:
                     self._write_policy(policy)
+            added = audit.add_missing_columns(self._db)
+            if added:
+                log.info("added audit columns %s to %s", ", ".join(added), self.path)
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextmanager

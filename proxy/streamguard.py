@@ -18,7 +18,7 @@ from collections.abc import Callable
 import brotli
 import zstandard
 
-from filters.formats import sniff_format
+from filters.codecs.formats import sniff_format
 from proxy.multipart import MalformedBody, boundary_from_content_type, parse_header_params
 from proxy.shapes.textimage import MIN_TEXT_IMAGE_CHARS, decode_text_image
 

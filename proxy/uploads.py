@@ -1,6 +1,6 @@
 """Find the images in an upload body and rewrite them in place, every other byte kept.
 
-Images are recognised by their bytes (``filters.formats.sniff_format``), not by what a
+Images are recognised by their bytes (``filters.codecs.formats.sniff_format``), not by what a
 Content-Type claims: browsers label many files ``application/octet-stream``. The shapes: a
 multipart part (Mastodon, Telegram, Reddit...), the whole raw body (Bluesky, Instagram,
 Discord's PUT...), and images written as base64 or data URLs in a multipart text field, a
@@ -15,20 +15,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from filters.formats import sniff_format
-from proxy.multipart import (
-    MalformedBody,
-    Multipart,
-    boundary_from_content_type,
-    parse_header_params,
-    parse_multipart,
-)
+from filters.codecs.formats import sniff_format
+from proxy.multipart import MalformedBody, Multipart, parse_form, parse_header_params
 from proxy.shapes.forms import find_form_images
 from proxy.shapes.jsonbody import find_json_images, looks_like_json
 from proxy.shapes.textimage import decode_text_image, encode_text_image
 from proxy.shapes.types import splice
 
-__all__ = ["ImageSlot", "ImageTransform", "MalformedBody", "find_images", "rewrite_body"]
+__all__ = [
+    "FoundImages",
+    "ImageSlot",
+    "ImageTransform",
+    "MalformedBody",
+    "find_images",
+    "rewrite_body",
+]
 
 Location = Literal["multipart", "body", "json", "form"]
 Encoding = Literal["binary", "base64"]
@@ -77,14 +78,6 @@ def _media_type(content_type: str | None) -> str | None:
     if not content_type:
         return None
     return parse_header_params(content_type)[0] or None
-
-
-def _parse(content_type: str | None, body: bytes) -> Multipart | None:
-    """The parsed body when the Content-Type says multipart, else None."""
-    media_type = _media_type(content_type)
-    if content_type is None or media_type is None or not media_type.startswith("multipart/"):
-        return None
-    return parse_multipart(body, boundary_from_content_type(content_type))
 
 
 def _same(data: bytes) -> bytes:
@@ -139,61 +132,93 @@ def _hits(content_type: str | None, body: bytes, multipart: Multipart | None) ->
     return [_Hit(slot, text.data, (0, len(body)), _styled(text))]
 
 
-def find_images(content_type: str | None, body: bytes) -> list[ImageSlot]:
+@dataclass(frozen=True)
+class FoundImages:
+    """The images of one body, found once: what rewriting them uses.
+
+    Attributes:
+        content_type: the request's Content-Type header, if any.
+        body: the decoded request body.
+        multipart: its parts when it is multipart.
+    """
+
+    content_type: str | None
+    body: bytes
+    multipart: Multipart | None
+    hits: tuple[_Hit, ...]
+
+    @property
+    def slots(self) -> list[ImageSlot]:
+        """Every image, in body order."""
+        return [hit.slot for hit in self.hits]
+
+    def rewrite(self, transform: ImageTransform) -> bytes:
+        """Pass every image through ``transform`` and put the result in its place.
+
+        Only the bytes of each image change (re-encoded as base64 in the client's style where
+        it was base64); the preamble, delimiters, headers, other parts, other fields and
+        epilogue stay byte-identical. With no image the body is returned as it came.
+
+        Args:
+            transform: called once per image with its bytes and slot; returns the new bytes.
+
+        Raises:
+            MalformedBody: a new image contains the multipart boundary.
+            TypeError: ``transform`` returned something other than bytes.
+            Exception: whatever ``transform`` raises, unchanged.
+        """
+        if not self.hits:
+            return self.body
+        if self.multipart is None:
+            replacements = [
+                (*hit.span, hit.render(_checked(transform(hit.data, hit.slot))))
+                for hit in self.hits
+            ]
+            return splice(self.body, replacements)
+        multipart = self.multipart
+        for hit in self.hits:
+            new = hit.render(_checked(transform(hit.data, hit.slot)))
+            multipart = multipart.replace_body(hit.slot.index, new)
+        return multipart.serialize()
+
+
+def find_images(
+    content_type: str | None, body: bytes, multipart: Multipart | None = None
+) -> FoundImages:
     """Every image in an upload body, in body order.
 
     Args:
         content_type: the request's Content-Type header, if any.
         body: the decoded request body.
+        multipart: the body's parts when the caller has parsed them already (the adapters
+            have); parsed here when the Content-Type says multipart and they are not given.
 
     Raises:
         MalformedBody: the Content-Type says multipart but the body cannot be split into
             parts, or a value starts like a base64 image but is not valid base64.
 
-    >>> find_images("application/json", b'{"a": 1}')
+    >>> find_images("application/json", b'{"a": 1}').slots
     []
-    >>> find_images(None, b"\\x89PNG\\r\\n\\x1a\\n" + bytes(8))[0].format
+    >>> find_images(None, b"\\x89PNG\\r\\n\\x1a\\n" + bytes(8)).slots[0].format
     'PNG'
     """
-    return [hit.slot for hit in _hits(content_type, body, _parse(content_type, body))]
+    if not body:
+        return FoundImages(content_type, body, None, ())
+    if multipart is None:
+        multipart = parse_form(content_type, body)
+    return FoundImages(content_type, body, multipart, tuple(_hits(content_type, body, multipart)))
 
 
 def rewrite_body(
     content_type: str | None, body: bytes, transform: ImageTransform
 ) -> tuple[bytes, list[ImageSlot]]:
-    """Pass every image of a body through ``transform`` and put the result in its place.
-
-    Only the bytes of each image change (re-encoded as base64 in the client's style where it
-    was base64); the preamble, delimiters, headers, other parts, other fields and epilogue
-    stay byte-identical. With no image the body is returned as it came, with an empty list.
-
-    Args:
-        content_type: the request's Content-Type header, if any.
-        body: the decoded request body.
-        transform: called once per image with its bytes and slot; returns the new bytes.
+    """Find every image of a body and rewrite it: :meth:`FoundImages.rewrite` in one call.
 
     Returns:
         The new body and the slots that were rewritten.
-
-    Raises:
-        MalformedBody: as ``find_images``, or a new image contains the multipart boundary.
-        TypeError: ``transform`` returned something other than bytes.
-        Exception: whatever ``transform`` raises, unchanged.
     """
-    multipart = _parse(content_type, body)
-    hits = _hits(content_type, body, multipart)
-    if not hits:
-        return body, []
-    slots = [hit.slot for hit in hits]
-    if multipart is None:
-        replacements = [
-            (*hit.span, hit.render(_checked(transform(hit.data, hit.slot)))) for hit in hits
-        ]
-        return splice(body, replacements), slots
-    for hit in hits:
-        new = hit.render(_checked(transform(hit.data, hit.slot)))
-        multipart = multipart.replace_body(hit.slot.index, new)
-    return multipart.serialize(), slots
+    found = find_images(content_type, body)
+    return found.rewrite(transform), found.slots
 
 
 def _checked(new: object) -> bytes:

@@ -1,5 +1,7 @@
+"""`python -m veil`: the `veil` command."""
+
 import sys
 
-from proxy.cli import main
+from veil.cli import main
 
 sys.exit(main())

@@ -1,4 +1,5 @@
-"""The one error the filters raise: a readable ``ValueError`` the proxy can show as is."""
+"""The errors of the whole ``filters`` package: readable ``ValueError``s the proxy can show as
+they are. Defined in its lowest layer, the codecs, so that every layer can raise them."""
 
 __all__ = ["ProtectionError", "UnsupportedImageError"]
 

@@ -3,7 +3,22 @@
 Pure Python and free of Pillow and torch, so the proxy can sniff bodies cheaply.
 """
 
-__all__ = ["IMAGE_MAGIC_MIN_BYTES", "sniff_format"]
+__all__ = [
+    "IMAGE_MAGIC_MIN_BYTES",
+    "LOSSY_FORMATS",
+    "MAX_PIXELS",
+    "SUPPORTED_FORMATS",
+    "WEBP_LOSSY_QUALITY",
+    "sniff_format",
+]
+
+SUPPORTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "HEIF", "AVIF")
+LOSSY_FORMATS = ("JPEG", "HEIF", "AVIF")
+# Above a 64 MP phone photo, below Pillow's own bomb warning (~89 MP): a larger "photo" is
+# far more likely a decompression bomb, and would need gigabytes during the attack.
+MAX_PIXELS = 80_000_000
+# libwebp records no quality setting; 90 keeps re-encoding loss well under a perturbation.
+WEBP_LOSSY_QUALITY = 90
 
 # Enough bytes to see every signature below (ISO-BMFF brands sit at offset 8..12).
 IMAGE_MAGIC_MIN_BYTES = 16

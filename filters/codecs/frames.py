@@ -1,4 +1,4 @@
-"""Animations (GIF, animated WebP, APNG): every frame goes through the filters.
+"""Animations (GIF, animated WebP, APNG) as frames, and frames back into a file.
 
 Frames are decoded composited, as a viewer shows them, and written back as full frames
 with their own durations, disposal and blending and the file's loop count: each filter
@@ -15,10 +15,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from filters.base import Filter, Filtered, FilterSettings
-from filters.errors import ProtectionError, UnsupportedImageError
-from filters.modes import palette_size, quantise, to_pillow
-from filters.photo import Encoding, Frame, Metadata, Photo
+from filters.codecs.errors import ProtectionError, UnsupportedImageError
+from filters.codecs.modes import palette_size, quantise, to_pillow
+from filters.codecs.photo import Encoding, Frame, Metadata, Photo
 
 __all__ = [
     "MAX_FRAMES",
@@ -26,7 +25,6 @@ __all__ = [
     "encode_frames",
     "frame_image",
     "frame_photos",
-    "protect_frames",
     "with_frames",
 ]
 
@@ -144,20 +142,3 @@ def with_frames(photo: Photo, results: Sequence[Photo]) -> Photo:
         frames=frames,
         source=photo.source if same else None,
     )
-
-
-def protect_frames(chain: Filter, photo: Photo, settings: FilterSettings) -> Filtered:
-    """Run ``chain`` on each frame; the report is the first frame's, plus a count.
-
-    Raises:
-        ProtectionError: a frame failed (its index in the message).
-    """
-    results: list[Filtered] = []
-    for index, frame in enumerate(frame_photos(photo)):
-        try:
-            results.append(chain.apply(frame, settings))
-        except ProtectionError as exc:
-            raise ProtectionError(f"frame {index + 1} of {len(photo.frames)}: {exc}") from exc
-    report = dict(results[0].report)
-    report["frames"] = {"count": len(results), "reports": [r.report for r in results[1:]]}
-    return Filtered(with_frames(photo, [r.photo for r in results]), report)

@@ -8,8 +8,8 @@ Metadata here is comments, an XMP packet ("XMP DataXMP") and an ICC profile
 
 from __future__ import annotations
 
-from filters.errors import ProtectionError
-from filters.photo import Metadata
+from filters.codecs.errors import ProtectionError
+from filters.codecs.photo import Metadata
 
 __all__ = ["MIN_GIF_PAD", "gif_blocks", "pad_gif", "read_gif_metadata", "write_gif_metadata"]
 

@@ -13,10 +13,10 @@ import struct
 
 from PIL import Image, features
 
-from filters.errors import ProtectionError, UnsupportedImageError
-from filters.metadata import orientation_only_exif
-from filters.modes import from_pillow, to_pillow
-from filters.photo import Encoding, Metadata, Photo
+from filters.codecs.errors import ProtectionError, UnsupportedImageError
+from filters.codecs.exif import TAG_ORIENTATION, orientation_only_exif
+from filters.codecs.modes import from_pillow, to_pillow
+from filters.codecs.photo import Encoding, Metadata, Photo
 
 __all__ = ["HEIF_QUALITY", "MIN_BOX_PAD", "decode_heif", "encode_heif", "open_heif", "pad_heif"]
 
@@ -25,7 +25,6 @@ __all__ = ["HEIF_QUALITY", "MIN_BOX_PAD", "decode_heif", "encode_heif", "open_he
 HEIF_QUALITY = 85
 MIN_BOX_PAD = 8  # size and type of an empty "free" box
 EXIF_PREFIX = b"Exif\x00\x00"
-TAG_ORIENTATION = 0x0112
 # Pillow's subsampling numbers <-> pillow-heif's chroma and Pillow AVIF's names.
 _CHROMA = {0: 444, 1: 422, 2: 420}
 _AVIF_SUBSAMPLING = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from filters.errors import ProtectionError
-from filters.photo import Metadata
+from filters.codecs.errors import ProtectionError
+from filters.codecs.photo import Metadata
 
 __all__ = ["MIN_JPEG_PAD", "jpeg_segments", "pad_jpeg", "read_jpeg_metadata", "write_jpeg_metadata"]
 

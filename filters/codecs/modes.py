@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from filters.errors import UnsupportedImageError
+from filters.codecs.errors import UnsupportedImageError
 
 __all__ = ["from_pillow", "narrow", "palette_size", "quantise", "to_pillow", "widen"]
 

@@ -124,7 +124,7 @@ class Photo:
 
         Raises:
             ValueError: a different size, or an animation (its frames change one by one,
-                see ``filters.animation``).
+                see ``filters.pipeline.protect_frames``).
         """
         if pixels.shape != self.pixels.shape:
             raise ValueError(f"new pixels {pixels.shape} differ from {self.pixels.shape}")

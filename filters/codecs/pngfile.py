@@ -6,8 +6,8 @@ import zlib
 
 import numpy as np
 
-from filters.errors import ProtectionError
-from filters.photo import Metadata
+from filters.codecs.errors import ProtectionError
+from filters.codecs.photo import Metadata
 
 __all__ = [
     "MIN_PNG_PAD",

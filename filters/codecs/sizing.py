@@ -13,14 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from filters.codec import encode
-from filters.errors import ProtectionError
-from filters.giffile import pad_gif
-from filters.heiffile import pad_heif
-from filters.jpegfile import pad_jpeg
-from filters.photo import Photo
-from filters.pngfile import pad_png
-from filters.webpfile import pad_webp
+from filters.codecs.encode import encode
+from filters.codecs.errors import ProtectionError
+from filters.codecs.giffile import pad_gif
+from filters.codecs.heiffile import pad_heif
+from filters.codecs.jpegfile import pad_jpeg
+from filters.codecs.photo import Photo
+from filters.codecs.pngfile import pad_png
+from filters.codecs.webpfile import pad_webp
 
 __all__ = ["PADDERS", "encode_to_size", "pad_to_size", "qtable_scales", "scaled_qtables"]
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from filters.errors import ProtectionError
-from filters.photo import Metadata
+from filters.codecs.errors import ProtectionError
+from filters.codecs.photo import Metadata
 
 __all__ = [
     "MIN_WEBP_PAD",

@@ -1,8 +1,8 @@
-"""Strength as a perceptual budget: how much a filter may change what people see.
+"""Spending a strength's perceptual budget: how much a filter may change what people see.
 
-A strength is not only an epsilon: each one bounds the SSIM (structure, as ``piq`` and
-:func:`filters.quality.ssim` compute it) and the mean CIEDE2000 (colour) between the photo
-and its protected version. Filters spend the budget where texture hides it (a change in
+A :class:`~filters.shared.strengths.PerceptualBudget` bounds the SSIM (structure, as ``piq``
+and :func:`filters.shared.quality.ssim` compute it) and the mean CIEDE2000 (colour) between
+the photo and its protected version. Filters spend the budget where texture hides it (a change in
 grass is not seen, the same change in clear sky is) and end with :func:`fit_scale`, which
 scales the change to the largest size both bounds allow.
 """
@@ -10,18 +10,17 @@ scales the change to the largest size both bounds allow.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import cv2
 import kornia
 import numpy as np
 import torch
 
-from filters.quality import Similarity, as_tensor
+from filters.shared.quality import Similarity, as_tensor
+from filters.shared.strengths import PerceptualBudget
 
 __all__ = [
-    "PERCEPTUAL_BUDGETS",
-    "PerceptualBudget",
     "check_pixels",
     "fit_scale",
     "measure",
@@ -29,30 +28,6 @@ __all__ = [
     "tightened",
     "view_scale",
 ]
-
-
-@dataclass(frozen=True)
-class PerceptualBudget:
-    """Bounds one strength keeps.
-
-    Attributes:
-        eps: the largest change of one pixel channel, in [0, 1] units (in textured areas).
-        ssim_min: the SSIM the output keeps at least.
-        delta_e_max: the mean CIEDE2000 the output keeps at most.
-    """
-
-    eps: float
-    ssim_min: float
-    delta_e_max: float
-
-
-PERCEPTUAL_BUDGETS = {
-    # eps caps the busiest texture only (texture_mask scales it down elsewhere). On the
-    # development photos medium's 36/255 spends a mean CIEDE2000 of about 2.2 (24/255: 2.0).
-    "low": PerceptualBudget(eps=18 / 255, ssim_min=0.98, delta_e_max=1.5),
-    "medium": PerceptualBudget(eps=36 / 255, ssim_min=0.95, delta_e_max=2.5),
-    "high": PerceptualBudget(eps=48 / 255, ssim_min=0.92, delta_e_max=3.5),
-}
 
 
 def texture_mask(
@@ -145,8 +120,9 @@ def fit_scale(
         tries: measurements at most before backing off.
         limit: the largest factor allowed (above 1: a change may grow to fill the budget).
 
+    >>> from filters.shared.strengths import BUDGETS
     >>> pixels = np.full((32, 32, 3), 128, np.uint8)
-    >>> fit_scale(pixels, np.zeros((32, 32, 3)), PERCEPTUAL_BUDGETS["low"])
+    >>> fit_scale(pixels, np.zeros((32, 32, 3)), BUDGETS["low"].perceptual)
     1.0
     """
     if pixels.shape != change.shape:

@@ -1,21 +1,17 @@
 """What platforms do to a photo after upload: the profiles filters are made to survive.
 
 REFERENCE.md section 3: Facebook caps the long edge near 2048 px and recompresses at about
-JPEG 85; Instagram shows 1080 px at about JPEG 70. ``simulate_upload`` does the same with
-Pillow, for benchmarks and checks; filters use the same numbers for their own
-differentiable version.
+JPEG 85; Instagram shows 1080 px at about JPEG 70. The filters use these numbers for their
+differentiable version of the platform; the benchmark tools for a real one.
 """
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
-from PIL import Image
+from filters.codecs.errors import ProtectionError
 
-from filters.errors import ProtectionError
-
-__all__ = ["PLATFORM_PROFILES", "PlatformProfile", "get_profile", "simulate_upload"]
+__all__ = ["PLATFORM_PROFILES", "PROFILES", "PlatformProfile", "get_profile"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +43,7 @@ PLATFORM_PROFILES: dict[str, PlatformProfile] = {
     "facebook": PlatformProfile("facebook", 2048, 85, (80, 90)),
     "instagram": PlatformProfile("instagram", 1080, 70, (65, 75)),
 }
+PROFILES: tuple[str, ...] = tuple(PLATFORM_PROFILES)
 
 
 def get_profile(name: str) -> PlatformProfile:
@@ -56,18 +53,3 @@ def get_profile(name: str) -> PlatformProfile:
     except KeyError:
         known = ", ".join(PLATFORM_PROFILES)
         raise ProtectionError(f"unknown platform profile {name!r}; choose one of {known}") from None
-
-
-def simulate_upload(data: bytes, profile: PlatformProfile | str) -> Image.Image:
-    """The RGB photo a platform would serve after ``profile``'s resize and recompression."""
-    profile = get_profile(profile) if isinstance(profile, str) else profile
-    image = Image.open(io.BytesIO(data))
-    image = image.convert("RGB")
-    size = profile.output_size(*image.size)
-    if size != image.size:
-        image = image.resize(size, Image.Resampling.LANCZOS)
-    if profile.quality is None:
-        return image
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=profile.quality)
-    return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")

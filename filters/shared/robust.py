@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from filters.platforms import PlatformProfile, get_profile
+from filters.shared.platforms import PlatformProfile, get_profile
 
 __all__ = [
     "PlatformTransform",

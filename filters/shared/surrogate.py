@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_weights
 
-from filters.device import compute_device
+from filters.shared.device import compute_device
 
 __all__ = [
     "ATTACK_SHORT_SIDE",
@@ -27,6 +27,7 @@ __all__ = [
     "Prediction",
     "Surrogate",
     "imagenet_categories",
+    "label_margin",
     "scaled_view",
 ]
 
@@ -74,7 +75,7 @@ def imagenet_categories() -> tuple[str, ...]:
 def _resized(pixels: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
     """(1, 3, h, w) float32 in [0, 1], channels-last, antialiased from (H, W, 3) uint8.
 
-    The result is on :func:`~filters.device.compute_device`.
+    The result is on :func:`~filters.shared.device.compute_device`.
     """
     if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.dtype != np.uint8:
         raise ValueError(f"pixels must be (H, W, 3) uint8, got {pixels.shape}")
@@ -91,6 +92,18 @@ def _resized(pixels: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
         small = F.interpolate(image, size=size, mode="bilinear", antialias=True)
         small = small.round_().clamp_(0, 255)
     return small.div_(255).contiguous(memory_format=torch.channels_last)
+
+
+def label_margin(logits: torch.Tensor, original: int) -> torch.Tensor:
+    """(B,) lead of the best other class over ``original`` (Carlini & Wagner's margin):
+    above 0 once a classifier no longer sees the photo's own label.
+
+    >>> label_margin(torch.tensor([[2.0, 5.0, 1.0]]), 1)
+    tensor([-3.])
+    """
+    others = logits.clone()
+    others[:, original] = -torch.inf
+    return others.max(dim=1).values - logits[:, original]
 
 
 def _fold_batch_norms(model: nn.Module) -> None:
@@ -175,8 +188,9 @@ def _skip_gradient(model: nn.Module, gamma: float) -> None:
 def scaled_view(pixels: np.ndarray, short_side: int = ATTACK_SHORT_SIDE) -> torch.Tensor:
     """The photo with its aspect kept, shorter side ``short_side``: what attacks change.
 
-    Classifiers crop or squash this view in many ways (:func:`filters.robust.classifier_view`);
-    a change made on it holds at the scale most of them look at.
+    Classifiers crop or squash this view in many ways
+    (:func:`~filters.shared.robust.classifier_view`); a change made on it holds at the scale
+    most of them look at.
 
     >>> scaled_view(np.zeros((300, 600, 3), np.uint8)).shape
     torch.Size([1, 3, 256, 512])

@@ -9,6 +9,8 @@ or base64 bodies handled by ``proxy.uploads`` alone.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
+from functools import partial
 
 from proxy.adapters.base import Adapter, Finish, Plan, SessionBook, UploadRequest
 from proxy.adapters.presigned import PresignedPutAdapter
@@ -46,9 +48,14 @@ def default_adapters() -> list[Adapter]:
 
 
 def plan_upload(adapters: Sequence[Adapter], request: UploadRequest) -> Plan:
-    """The plan of the first adapter that recognises ``request``, else the plain plan."""
+    """The plan of the first adapter that recognises ``request``, else the plain plan.
+
+    A plan that watches the response carries the adapter's ``response`` for this request.
+    """
     for adapter in adapters:
         plan = adapter.plan(request)
         if plan is not None:
+            if plan.watch_response:
+                plan = replace(plan, watcher=partial(adapter.response, request))
             return plan
     return Plan()

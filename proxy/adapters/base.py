@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Generic, TypeVar
 from urllib.parse import parse_qsl
 
-from proxy.multipart import MalformedBody, parse_header_params, parse_multipart
-from proxy.multipart import boundary_from_content_type as _boundary
+from proxy.multipart import MalformedBody, Multipart, parse_form, parse_header_params
 
 __all__ = ["Adapter", "Finish", "Plan", "SessionBook", "UploadRequest"]
 
@@ -45,6 +45,16 @@ class UploadRequest:
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
 
+    @cached_property
+    def multipart(self) -> Multipart | None:
+        """The body's parts, parsed once for every adapter and for finding the images; None
+        when the body is not multipart.
+
+        Raises:
+            MalformedBody: it claims to be multipart but cannot be split into parts.
+        """
+        return parse_form(self.content_type, self.body)
+
     def params(self) -> dict[str, str]:
         """Query parameters, then short urlencoded or multipart text fields (first one wins)."""
         found: dict[str, str] = {}
@@ -58,9 +68,9 @@ class UploadRequest:
         if self.media_type == "application/x-www-form-urlencoded":
             pairs = [p for p in self.body.split(b"&") if len(p) <= _MAX_PARAM_BYTES]
             return parse_qsl(b"&".join(pairs).decode("latin-1"))
-        if self.media_type.startswith("multipart/") and self.content_type:
+        if self.media_type.startswith("multipart/"):
             try:
-                parts = parse_multipart(self.body, _boundary(self.content_type)).parts
+                parts = self.multipart.parts if self.multipart is not None else ()
             except MalformedBody:
                 return []
             return [
@@ -96,6 +106,8 @@ class Plan:
         query: query parameters to set on the request before it is sent.
         finish: header changes computed from the protected body.
         watch_response: hand the response to the adapter (it learns an upload session).
+        watcher: set by :func:`~proxy.adapters.plan_upload` when ``watch_response``: the
+            adapter's ``response`` for this request, to call with the status and body.
     """
 
     adapter: str | None = None
@@ -107,6 +119,7 @@ class Plan:
     query: dict[str, str] = field(default_factory=dict)
     finish: FinishFn | None = None
     watch_response: bool = False
+    watcher: Callable[[int, bytes], None] | None = None
 
 
 class Adapter:

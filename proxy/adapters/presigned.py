@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from filters.formats import sniff_format
+from filters.codecs.formats import sniff_format
 from proxy.adapters.base import Adapter, Plan, SessionBook, UploadRequest
 
 __all__ = ["PresignedPutAdapter"]

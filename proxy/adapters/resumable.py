@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 
-from filters.formats import sniff_format
+from filters.codecs.formats import sniff_format
 from proxy.adapters.base import Adapter, Plan, SessionBook, UploadRequest
 
 __all__ = ["GraphResumableAdapter"]

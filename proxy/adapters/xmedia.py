@@ -22,9 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote_from_bytes
 
-from filters.formats import IMAGE_MAGIC_MIN_BYTES, sniff_format
+from filters.codecs.formats import IMAGE_MAGIC_MIN_BYTES, sniff_format
 from proxy.adapters.base import Adapter, Plan, SessionBook, UploadRequest
-from proxy.multipart import boundary_from_content_type, parse_multipart
 from proxy.shapes.types import splice
 
 __all__ = ["MAX_APPEND_BYTES", "XMediaAdapter"]
@@ -58,9 +57,8 @@ def _is_x_upload(request: UploadRequest) -> bool:
 
 def form_segment(request: UploadRequest) -> bytes | None:
     """The bytes of an APPEND's segment: ``media`` (binary) or ``media_data`` (base64)."""
-    if request.media_type.startswith("multipart/") and request.content_type:
-        parts = parse_multipart(request.body, boundary_from_content_type(request.content_type))
-        for part in parts.parts:
+    if request.media_type.startswith("multipart/") and request.multipart is not None:
+        for part in request.multipart.parts:
             if part.name == "media":
                 return part.body
             if part.name == "media_data":
@@ -76,8 +74,8 @@ def form_segment(request: UploadRequest) -> bytes | None:
 def form_whole_append(request: UploadRequest, image: bytes) -> tuple[bytes, dict[str, str]]:
     """The APPEND's body and query rewritten to carry ``image`` as segment 0."""
     query = {"segment_index": "0"} if any(k == "segment_index" for k, _ in request.query) else {}
-    if request.media_type.startswith("multipart/") and request.content_type:
-        parsed = parse_multipart(request.body, boundary_from_content_type(request.content_type))
+    if request.media_type.startswith("multipart/") and request.multipart is not None:
+        parsed = request.multipart
         for index, part in enumerate(parsed.parts):
             if part.name == "media":
                 parsed = parsed.replace_body(index, image)

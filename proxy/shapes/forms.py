@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import quote_from_bytes, unquote_to_bytes
 
-from filters.formats import IMAGE_MAGIC_MIN_BYTES, sniff_format
+from filters.codecs.formats import IMAGE_MAGIC_MIN_BYTES, sniff_format
 from proxy.shapes.textimage import TextImage, decode_text_image, encode_text_image
 from proxy.shapes.types import EmbeddedImage
 

@@ -11,7 +11,7 @@ import binascii
 import re
 from dataclasses import dataclass
 
-from filters.formats import IMAGE_MAGIC_MIN_BYTES, sniff_format
+from filters.codecs.formats import IMAGE_MAGIC_MIN_BYTES, sniff_format
 from proxy.multipart import MalformedBody
 
 __all__ = ["MIN_TEXT_IMAGE_CHARS", "TextImage", "decode_text_image", "encode_text_image"]

@@ -1,0 +1,184 @@
+"""The upload protector: every image of a buffered upload to a protected site goes through
+the site's filters on one worker thread, within a deadline, or the failure rule applies.
+
+The hook checks, then hands off: the body work is pure (``proxy.uploads``,
+``proxy.adapters``) and the image work runs on the worker, so other flows keep moving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from mitmproxy import ctx, http
+
+from filters import Protected, ProtectionRecord
+from proxy.adapters import Adapter, Plan, default_adapters, plan_upload
+from proxy.flows import WATCHED, upload_request
+from proxy.outcomes import Outcomes
+from proxy.policies import Policy
+from proxy.policybook import PolicyBook
+from proxy.settings import DEFAULT_DEADLINE_S
+from proxy.uploads import FoundImages, ImageSlot, find_images
+
+__all__ = ["ImageProtector", "UploadProtector"]
+
+
+class ImageProtector(Protocol):
+    """What the addon needs of ``filters.Protector``: the seam where tests put a fake."""
+
+    def load(self, filters: Sequence[str]) -> None: ...
+
+    def protect(
+        self,
+        data: bytes,
+        filters: Sequence[str],
+        strength: str = ...,
+        *,
+        profile: str = ...,
+        exact_size: bool = ...,
+    ) -> Protected: ...
+
+    def measure(self, protected: Protected) -> ProtectionRecord: ...
+
+
+@dataclass
+class _Outcome:
+    """What the worker thread made of one request body."""
+
+    body: bytes
+    protected: list[tuple[ImageSlot, ProtectionRecord]] = field(default_factory=list)
+
+
+class UploadProtector:
+    def __init__(
+        self,
+        book: PolicyBook,
+        outcomes: Outcomes,
+        protector: ImageProtector,
+        filters: Sequence[str],
+        adapters: list[Adapter] | None = None,
+    ) -> None:
+        self.book = book
+        self.outcomes = outcomes
+        self.protector = protector
+        self.filters = list(filters)  # loaded when the proxy starts
+        self.adapters = default_adapters() if adapters is None else adapters
+        self._executor: ThreadPoolExecutor | None = None
+
+    def load(self, loader) -> None:  # type: ignore[no-untyped-def]
+        loader.add_option(
+            "filter_deadline_s",
+            float,
+            DEFAULT_DEADLINE_S,
+            "Longest a photo's protection may take before the failure rule applies.",
+        )
+
+    async def running(self) -> None:
+        """Start the worker and load the models on it, before anything else is served.
+
+        One worker: the filters use every core already, and one photo at a time keeps memory
+        flat. torch keeps a pool of worker threads per calling thread: models loaded on
+        another thread left a second pool, and every photo took 1.4x as long.
+        """
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="veil-filters")
+        await asyncio.wrap_future(self._executor.submit(self.protector.load, self.filters))
+
+    def done(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        watched = flow.metadata.pop(WATCHED, None)
+        if watched is not None and flow.response is not None:
+            watched(flow.response.status_code, flow.response.content or b"")
+
+    async def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response or flow.error or not flow.live or flow.request.stream:
+            return
+        policy = self.book.policy_for(flow.request.pretty_host, flow.request.host)
+        if policy is None:
+            return
+        try:
+            body = flow.request.get_content() or b""
+        except ValueError as error:
+            # Undecodable Content-Encoding: we cannot see inside, so we cannot vouch for it.
+            self.outcomes.fail(flow, policy, [], f"cannot decode the request body: {error}")
+            return
+        request = upload_request(flow, body)
+        try:
+            plan = plan_upload(self.adapters, request)
+            if plan.body is not None:  # segments assembled into a new body
+                found = find_images(request.content_type, plan.body)
+            else:  # the one parse of the body, shared with the adapters
+                found = find_images(request.content_type, body, request.multipart())
+        except ValueError as error:  # a malformed multipart body, JSON, base64...
+            self.outcomes.fail(flow, policy, [], f"cannot parse the upload: {error}")
+            return
+        if plan.watcher is not None:
+            flow.metadata[WATCHED] = plan.watcher
+        if plan.refuse is not None:
+            self.outcomes.fail(flow, policy, found.slots, plan.refuse)
+            return
+        if plan.reply is not None:
+            # A held segment: the site gets it later, inside the whole protected photo.
+            headers = {"X-Veil-Held": "segment"}
+            if plan.reply_body:
+                headers["Content-Type"] = "application/json"
+            flow.response = http.Response.make(plan.reply, plan.reply_body, headers)
+            return
+        for name, value in plan.query.items():
+            flow.request.query[name] = value
+        if plan.body is not None:
+            flow.request.content = plan.body
+        if found.slots:
+            await self._protect(flow, policy, plan, found)
+
+    async def _protect(
+        self, flow: http.HTTPFlow, policy: Policy, plan: Plan, found: FoundImages
+    ) -> None:
+        if self._executor is None:  # a hook must never raise: mitmproxy would send the flow on
+            self.outcomes.fail(flow, policy, found.slots, "Veil is not running its filters yet")
+            return
+        deadline = ctx.options.filter_deadline_s
+        work = self._executor.submit(self._protect_body, found, policy, plan.exact_size)
+        try:
+            outcome = await asyncio.wait_for(asyncio.wrap_future(work), timeout=deadline)
+        except TimeoutError:
+            reason = f"protection exceeded its deadline of {deadline:g} s"
+            self.outcomes.fail(flow, policy, found.slots, reason)
+            return
+        except Exception as error:  # any failure of protection falls under the policy's rule
+            self.outcomes.fail(flow, policy, found.slots, str(error) or type(error).__name__)
+            return
+        flow.request.content = outcome.body  # re-applies Content-Encoding, fixes Content-Length
+        if plan.finish is not None:
+            sizes = [(record.width, record.height) for _, record in outcome.protected]
+            for name, value in plan.finish(outcome.body, sizes).headers.items():
+                flow.request.headers[name] = value
+        for slot, record in outcome.protected:
+            self.outcomes.protected(flow, policy, slot, record)
+
+    def _protect_body(self, found: FoundImages, policy: Policy, exact_size: bool) -> _Outcome:
+        """Runs on the worker thread: every image of the body through the policy's filters."""
+        outcome = _Outcome(body=found.body)
+        # Only ask for the size-preserving encode where a size was announced: it costs quality.
+        extra = {"exact_size": True} if exact_size else {}
+
+        def transform(data: bytes, slot: ImageSlot) -> bytes:
+            protected = self.protector.protect(
+                data, policy.filters, policy.strength, profile=policy.profile, **extra
+            )
+            if exact_size and len(protected.data) != len(data):
+                raise ValueError(
+                    f"the size-preserving encode gave {len(protected.data)} bytes, "
+                    f"not the announced {len(data)}"
+                )
+            outcome.protected.append((slot, self.protector.measure(protected)))
+            return protected.data
+
+        outcome.body = found.rewrite(transform)
+        return outcome

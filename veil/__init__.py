@@ -1,0 +1,1 @@
+"""The `veil` command, above every package: the proxy, the filters, the batch tools, certs."""

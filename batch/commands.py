@@ -42,12 +42,13 @@ def _protect(args: argparse.Namespace) -> int:
     check_options(filters, args.strength, args.profile)  # before the models load
     jobs, failed = plan_jobs(args.inputs, args.out)
     protector = Protector()
-    protector.load(filters)
     judge = None
-    if args.report is not None:
-        from batch.judge import Judge
+    if jobs:  # the models load only when there is a photo to protect
+        protector.load(filters)
+        if args.report is not None:
+            from batch.judge import Judge
 
-        judge = Judge.load()
+            judge = Judge.load()
     bar = ProgressBar(len(jobs))
     reports_dir = args.report.resolve() if args.report is not None else None
     out = args.out.resolve()

@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.conftest import imagenet_photo, jpeg_with_private_metadata  # noqa: E402
-from tests.support import Upstream, VeilProcess, free_port, write_upstream_certs  # noqa: E402
+from tests.e2e import Upstream, VeilProcess, free_port, write_upstream_certs  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results" / "proxy.json"
 # "localhost" is the protected site; "127.0.0.1" is the same upstream left unprotected.

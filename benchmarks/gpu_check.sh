@@ -15,17 +15,17 @@ log=$out/check.log
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$log"
 
 # The filter suite on the GPU; MediaPipe's parts (colorfool, regions, HEIF) stay on the CI.
-timeout 120 "$python" -m pytest -q -p no:cacheprovider tests/filters/test_device.py \
-    tests/filters/test_pfgsm.py tests/filters/test_edgefool.py tests/filters/test_judge.py \
-    tests/filters/test_robust.py tests/filters/test_budget.py tests/filters/test_pipeline.py \
-    tests/filters/test_evaluation.py 2>&1 | tail -25 | tee -a "$log"
+timeout 120 "$python" -m pytest -q -p no:cacheprovider tests/filters/shared/test_device.py \
+    tests/filters/test_pfgsm.py tests/filters/test_edgefool.py tests/batch/test_judge.py \
+    tests/filters/shared/test_robust.py tests/filters/shared/test_budget.py \
+    tests/filters/test_pipeline.py tests/batch/test_bench.py 2>&1 | tail -25 | tee -a "$log"
 
 timeout 120 "$python" benchmarks/gpu_probe.py --data "$data/imagenet-sample" \
     --budget "${BENCH_SECONDS:-240}" 2>&1 | tee -a "$log"
 limit=$(grep -o '^limit=[0-9]*' "$log" | tail -1 | cut -d= -f2)
 
-timeout 100 "$python" -m proxy bench --filters pfgsm --size 12MP --limit 20 \
+timeout 100 "$python" -m veil bench --filters pfgsm --size 12MP --limit 20 \
     --profiles facebook --sheet-photos 0 --out "$out/12mp" 2>&1 | tail -6 | tee -a "$log"
-timeout "$(( ${BENCH_SECONDS:-240} + 40 ))" "$python" -m proxy bench --filters pfgsm \
+timeout "$(( ${BENCH_SECONDS:-240} + 40 ))" "$python" -m veil bench --filters pfgsm \
     --profiles facebook --sheet-photos 0 --limit "${limit:-60}" --out "$out/all" 2>&1 \
     | tail -6 | tee -a "$log"

@@ -22,8 +22,8 @@ from PIL import Image
 
 import filters.colorfool
 from filters import Protector
-from filters.device import compute_device
-from filters.regions import REGIONS, Regions
+from filters.shared.device import compute_device
+from filters.shared.regions import REGIONS, Regions
 
 
 def fixed_regions(pixels: np.ndarray) -> Regions:
@@ -38,10 +38,10 @@ def fixed_regions(pixels: np.ndarray) -> Regions:
 
 def timed(protector: Protector, data: bytes, name: str) -> tuple[float, dict]:
     start = time.perf_counter()
-    result = protector.protect(data, [name], "medium", profile="facebook", seed=1)
+    protected = protector.protect(data, [name], "medium", profile="facebook", seed=1)
     if torch.cuda.is_available():
         torch.cuda.synchronize()
-    return time.perf_counter() - start, result.details[name]
+    return time.perf_counter() - start, protected.report[name]
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ from filters.codecs import (
     ProtectionError,
     decode,
     encode,
-    encode_to_size,
+    fit_to_size,
     frame_photos,
     lossy_quality,
     sent_pixels,
@@ -93,8 +93,9 @@ class Protector:
         Raises:
             ProtectionError: an unknown filter name.
         """
+        names = _names(filters)
         toolkit = self.toolkit()  # the record's labels need the surrogate even with no filter
-        for name in _names(filters):
+        for name in names:
             if name not in self._filters:
                 self._filters[name] = FILTERS[name].create(toolkit)
 
@@ -143,14 +144,13 @@ class Protector:
             result = protect_frames(chain, photo, settings)
         else:
             result = chain.apply(photo, settings)
-        # Measure what is really sent: a reader's decode of the output.
+        # What is really sent: a reader's decode of the output. The filter's own check has
+        # usually decoded that file already; a smaller encoding made to fit a size has not.
         if exact_size:
-            output = encode_to_size(result.photo, len(data))
-            sent = decode(output)
+            output, written = fit_to_size(result.photo, len(data))
         else:
-            output = encode(result.photo)
-            # The filter's own check has usually decoded this file already.
-            sent = replace(result.photo, pixels=sent_pixels(result.photo))
+            output, written = encode(result.photo), result.photo
+        sent = replace(result.photo, pixels=sent_pixels(written))
         return Protected(data, output, photo, sent, tuple(names), result.report, started)
 
     def measure(self, protected: Protected) -> ProtectionRecord:

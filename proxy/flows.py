@@ -60,6 +60,8 @@ def close_connections(flow: http.HTTPFlow) -> None:
     if flow.killable:
         flow.kill()
     proxyserver = ctx.master.addons.get("proxyserver")
+    if proxyserver is None:  # no proxy server running the connections (unit tests)
+        return
     for handler in list(proxyserver.connections.values()):
         if handler.client.id == flow.client_conn.id:
             for transport in handler.transports.values():

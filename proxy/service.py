@@ -17,7 +17,8 @@ from certs.ca import CaFiles, ensure_ca
 from certs.trust import trust_instructions
 from filters import Protector, describe_filters
 from proxy.addons import default_addons
-from proxy.api import ApiConfig, create_app
+from proxy.api import create_app
+from proxy.apitypes import ApiConfig
 from proxy.outcomes import Outcomes
 from proxy.pairing import Pairing, format_code
 from proxy.policybook import PolicyBook

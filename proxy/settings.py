@@ -16,6 +16,7 @@ __all__ = [
     "Settings",
     "ensure_token",
     "load_settings",
+    "parse_override",
 ]
 
 DEFAULT_HOME = Path("~/.veil")
@@ -74,6 +75,22 @@ class Settings:
         return data
 
 
+def parse_override(spec: str) -> tuple[str, tuple[str, int]]:
+    """``host=ip:port`` as (lower-cased host, (ip, port)).
+
+    Raises:
+        ValueError: not in that form.
+
+    >>> parse_override("Photos.Example=127.0.0.1:8443")
+    ('photos.example', ('127.0.0.1', 8443))
+    """
+    host, sep, target = spec.partition("=")
+    address, _, port = target.rpartition(":")
+    if not sep or not host.strip() or not address or not port.isdigit():
+        raise ValueError(f"a connect override must be host=ip:port, not {spec!r}")
+    return host.strip().lower(), (address.strip("[]"), int(port))
+
+
 def _check(settings: Settings) -> Settings:
     for name in ("proxy_port", "api_port"):
         port = getattr(settings, name)
@@ -88,9 +105,12 @@ def _check(settings: Settings) -> Settings:
     ):
         raise ValueError("extension_origins must be a list of origins like chrome-extension://ID")
     for host, target in settings.connect_overrides.items():
-        address, _, port = target.rpartition(":")
-        if not address or not port.isdigit():
-            raise ValueError(f"connect_overrides[{host!r}] must be 'ip:port', not {target!r}")
+        try:
+            parse_override(f"{host}={target}")
+        except ValueError:
+            raise ValueError(
+                f"connect_overrides[{host!r}] must be 'ip:port', not {target!r}"
+            ) from None
     return settings
 
 

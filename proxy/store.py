@@ -1,8 +1,8 @@
 """Veil's SQLite database: site policies and the audit log of every upload it saw.
 
 ``Store`` is the one object the rest of Veil uses. It owns the connection, its lock, the
-schema and its migrations, and the policies table; the audit log's rows and SQL live in
-``proxy.audit``, whose names used by callers are re-exported here.
+schema and its migrations, and the policies table; the audit log's entries are
+``proxy.audit`` (whose names callers use are re-exported here) and its SQL ``proxy.auditlog``.
 Used from the asyncio loop thread; each call is one short transaction on a WAL database.
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from proxy import audit
+from proxy import auditlog
 from proxy.audit import (
     MAX_AUDIT_ENTRIES,
     OUTCOMES,
@@ -25,7 +25,8 @@ from proxy.audit import (
     StoreError,
     utc_now,
 )
-from proxy.policies import DEFAULT_POLICIES, Policy, PolicyError, best_policy, normalize_site
+from proxy.policies import DEFAULT_POLICIES, Policy, PolicyError, best_policy
+from proxy.sites import normalize_site
 
 __all__ = [
     "MAX_AUDIT_ENTRIES",
@@ -53,9 +54,9 @@ CREATE TABLE policies (
 """
 # Version n -> n + 1, run in order on older files. The audit table is made from the audit
 # entry's fields as they are now; a field added since a file was made becomes a new column
-# when it is opened (audit.add_missing_columns), so a new measurement needs no migration.
+# when it is opened (auditlog.add_missing_columns), so a new measurement needs no migration.
 _MIGRATIONS: dict[int, str] = {
-    0: _POLICY_SCHEMA + audit.audit_schema(),
+    0: _POLICY_SCHEMA + auditlog.audit_schema(),
     1: "ALTER TABLE policies ADD COLUMN profile TEXT NOT NULL DEFAULT 'facebook'",
 }
 _POLICY_COLUMNS = "site, enabled, filters, strength, on_failure, profile"
@@ -97,7 +98,7 @@ class Store:
             raise StoreError(
                 f"{self.path} has schema version {version}; this Veil knows {SCHEMA_VERSION}"
             )
-        if version == SCHEMA_VERSION and not audit.missing_columns(self._db):
+        if version == SCHEMA_VERSION and not auditlog.missing_columns(self._db):
             return
         with self._transaction():
             for step in range(version, SCHEMA_VERSION):
@@ -108,7 +109,7 @@ class Store:
             if version == 0 and seed_defaults:
                 for policy in DEFAULT_POLICIES:
                     self._write_policy(policy)
-            added = audit.add_missing_columns(self._db)
+            added = auditlog.add_missing_columns(self._db)
             if added:
                 log.info("added audit columns %s to %s", ", ".join(added), self.path)
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -195,13 +196,13 @@ class Store:
         """Site patterns of the enabled policies."""
         return [policy.site for policy in self.list_policies() if policy.enabled]
 
-    # Audit (the SQL is in proxy.audit) ----------------------------------------------------
+    # Audit (the SQL is in proxy.auditlog) -------------------------------------------------
 
     def add_audit(self, entry: AuditEntry) -> int:
         """Record one upload (thumbnails included); sets and returns ``entry.id``."""
         with self._transaction():
-            entry_id = audit.insert_audit(self._db, entry)
-            audit.prune_audit(self._db, self.max_audit_entries)
+            entry_id = auditlog.insert_audit(self._db, entry)
+            auditlog.prune_audit(self._db, self.max_audit_entries)
         entry.id = entry_id
         return entry_id
 
@@ -210,22 +211,22 @@ class Store:
     ) -> tuple[list[AuditEntry], int]:
         """Newest first: one page of entries (without thumbnail bytes) and the total count."""
         with self._lock:
-            return audit.list_audit(self._db, site, limit, offset)
+            return auditlog.list_audit(self._db, site, limit, offset)
 
     def get_audit(self, entry_id: int) -> AuditEntry | None:
         """One entry, thumbnails included, or None."""
         with self._lock:
-            return audit.get_audit(self._db, entry_id)
+            return auditlog.get_audit(self._db, entry_id)
 
     def get_thumbnail(self, entry_id: int, which: str) -> bytes | None:
         """The before/after thumbnail bytes of an entry, or None when it has none."""
         with self._lock:
-            return audit.get_thumbnail(self._db, entry_id, which)
+            return auditlog.get_thumbnail(self._db, entry_id, which)
 
     def stats(self) -> dict[str, object]:
         """Totals by outcome and by site, bytes, median time, metadata removed, last upload."""
         with self._lock:
-            return audit.audit_stats(self._db)
+            return auditlog.audit_stats(self._db)
 
 
 def _policy(row: tuple) -> Policy:

@@ -19,7 +19,8 @@ import brotli
 import zstandard
 
 from filters.codecs.formats import sniff_format
-from proxy.multipart import MalformedBody, boundary_from_content_type, parse_header_params
+from proxy.headers import parse_header_params
+from proxy.multipart import MalformedBody, boundary_from_content_type
 from proxy.shapes.textimage import MIN_TEXT_IMAGE_CHARS, decode_text_image
 
 __all__ = ["MAX_BUFFERED_BODY", "StreamGuard", "should_stream"]

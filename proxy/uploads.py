@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from filters.codecs.formats import sniff_format
-from proxy.multipart import MalformedBody, Multipart, parse_form, parse_header_params
+from proxy.headers import parse_header_params
+from proxy.multipart import MalformedBody, Multipart, parse_form
 from proxy.shapes.forms import find_form_images
 from proxy.shapes.jsonbody import find_json_images, looks_like_json
 from proxy.shapes.textimage import decode_text_image, encode_text_image

@@ -1,4 +1,10 @@
-"""Shared fixtures: real photos from ../shared/data and JPEGs that carry private metadata."""
+"""Shared fixtures: real photos from ../shared/data, JPEGs that carry private metadata, the real
+models (loaded once per session), and the ``slow`` marker.
+
+A test is slow when it needs the real models or a real ``veil run`` or browser: it uses a
+model fixture, or its module is marked ``slow``/``e2e``. ``pytest -m "not slow"`` runs the
+others in seconds, and a test left unmarked that loads a model anyway fails, saying so.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,11 @@ from pathlib import Path
 
 import pytest
 from PIL import Image, ImageCms
+
+from batch.judge import Judge
+from filters import FILTERS, ProtectionRecord, Protector
+from filters.base import Toolkit
+from filters.shared.surrogate import Ensemble, Surrogate
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("VEIL_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -102,6 +113,27 @@ def jpeg_with_private_metadata(
     return data[:2] + iptc_app13() + data[2:]
 
 
+def a_record(**changes: object) -> ProtectionRecord:
+    """A made-up protection record, for tests of what stores and shows records."""
+    values: dict[str, object] = {
+        "sha256_before": "a" * 64,
+        "sha256_after": "b" * 64,
+        "size_before": 1000,
+        "size_after": 900,
+        "width": 320,
+        "height": 240,
+        "metadata_removed": ["GPS"],
+        "label_before": "hen",
+        "confidence_before": 0.9,
+        "label_after": "cock",
+        "confidence_after": 0.4,
+        "ssim": 0.97,
+        "psnr": 35.0,
+        "elapsed_ms": 1500.0,
+    }
+    return ProtectionRecord(**{**values, **changes})  # type: ignore[arg-type]
+
+
 @pytest.fixture
 def hen_path() -> Path:
     return imagenet_photo("n01514859_hen")
@@ -110,3 +142,49 @@ def hen_path() -> Path:
 @pytest.fixture
 def private_jpeg(hen_path: Path) -> bytes:
     return jpeg_with_private_metadata(hen_path, size=(320, 240))
+
+
+# Fixtures that load real models: a test that uses one is slow.
+MODEL_FIXTURES = frozenset({"surrogate", "protector", "toolkit", "judge"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        needs_models = MODEL_FIXTURES & set(getattr(item, "fixturenames", ()))
+        if needs_models or item.get_closest_marker("e2e"):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def _models_only_in_slow_tests(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    """Keep the marker honest: outside slow tests, loading a model is an error."""
+    if request.node.get_closest_marker("slow") is None:
+
+        def refuse(*args: object, **kwargs: object) -> None:
+            raise AssertionError("this test loads a real model: mark it slow (or use a fake)")
+
+        for model in (Surrogate, Ensemble, Judge):
+            monkeypatch.setattr(model, "load", refuse)
+
+
+@pytest.fixture(scope="session")
+def surrogate() -> Surrogate:
+    return Surrogate.load()
+
+
+@pytest.fixture(scope="session")
+def protector(surrogate: Surrogate) -> Protector:
+    protector = Protector(surrogate)
+    protector.load(list(FILTERS))
+    return protector
+
+
+@pytest.fixture(scope="session")
+def judge() -> Judge:
+    return Judge.load()
+
+
+@pytest.fixture(scope="session")
+def toolkit(protector: Protector) -> Toolkit:
+    """What filters are built from, around the session's surrogate."""
+    return protector.toolkit()

@@ -8,14 +8,14 @@ nothing of the filters above it or of torch.
 >>> encode(photo.with_pixels(new_pixels))  # doctest: +SKIP
 """
 
-from filters.codecs.decode import decode
-from filters.codecs.encode import encode, lossy_quality, sent_pixels
+from filters.codecs.decoder import decode
+from filters.codecs.encoder import encode, lossy_quality, sent_pixels
 from filters.codecs.errors import ProtectionError, UnsupportedImageError
 from filters.codecs.exif import orientation, orientation_only_exif, read_orientation
 from filters.codecs.formats import MAX_PIXELS, SUPPORTED_FORMATS, sniff_format
 from filters.codecs.frames import MAX_FRAMES, frame_photos, with_frames
 from filters.codecs.photo import Encoding, Frame, Metadata, Photo
-from filters.codecs.sizing import encode_to_size, pad_to_size
+from filters.codecs.sizing import encode_to_size, fit_to_size, pad_to_size
 from filters.codecs.thumbnail import THUMBNAIL_EDGE, thumbnail
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "decode",
     "encode",
     "encode_to_size",
+    "fit_to_size",
     "frame_photos",
     "lossy_quality",
     "orientation",

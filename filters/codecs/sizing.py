@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from filters.codecs.encode import encode
+from filters.codecs.encoder import encode
 from filters.codecs.errors import ProtectionError
 from filters.codecs.giffile import pad_gif
 from filters.codecs.heiffile import pad_heif
@@ -22,7 +22,14 @@ from filters.codecs.photo import Photo
 from filters.codecs.pngfile import pad_png
 from filters.codecs.webpfile import pad_webp
 
-__all__ = ["PADDERS", "encode_to_size", "pad_to_size", "qtable_scales", "scaled_qtables"]
+__all__ = [
+    "PADDERS",
+    "encode_to_size",
+    "fit_to_size",
+    "pad_to_size",
+    "qtable_scales",
+    "scaled_qtables",
+]
 
 PADDERS: dict[str, Callable[[bytes, int], bytes]] = {
     "JPEG": pad_jpeg,
@@ -86,23 +93,26 @@ def _ladder(photo: Photo) -> list[Photo]:
     return steps
 
 
-def _mildest_fit(photo: Photo, size: int) -> bytes | None:
-    """The padded file from the mildest encoding that fits (binary search), or None."""
+def _mildest_fit(photo: Photo, size: int) -> tuple[bytes, Photo] | None:
+    """The padded file from the mildest encoding that fits (binary search), and that
+    encoding; None when none fits."""
     ladder = _ladder(photo)
     low, high, best = 0, len(ladder) - 1, None
     while low <= high:
         middle = (low + high) // 2
         data = encode(ladder[middle])
         try:
-            best = pad_to_size(data, photo.format, size)
+            best = pad_to_size(data, photo.format, size), ladder[middle]
             high = middle - 1
         except ProtectionError:
             low = middle + 1
     return best
 
 
-def encode_to_size(photo: Photo, size: int) -> bytes:
-    """Encode ``photo`` in its own format to exactly ``size`` bytes.
+def fit_to_size(photo: Photo, size: int) -> tuple[bytes, Photo]:
+    """Encode ``photo`` in its own format to exactly ``size`` bytes; also return the photo
+    with the encoding that was used (``photo`` itself when its own settings fit), so that
+    a caller can tell what a reader decodes without decoding the file.
 
     Untouched pixels keep their image data (metadata changes only make a file smaller;
     HEIF and AVIF are re-encoded, at lower quality if need be);
@@ -115,7 +125,7 @@ def encode_to_size(photo: Photo, size: int) -> bytes:
     """
     first = encode(photo)
     try:
-        return pad_to_size(first, photo.format, size)
+        return pad_to_size(first, photo.format, size), photo
     except ProtectionError as exc:
         # Untouched image data cannot shrink, except HEIF/AVIF, re-encoded for new metadata.
         if photo.format not in PADDERS or (photo.source and photo.format not in REENCODED):
@@ -127,3 +137,8 @@ def encode_to_size(photo: Photo, size: int) -> bytes:
         f"the protected {photo.format} takes {len(first)} bytes with its own settings and "
         f"does not fit in the announced {size} bytes even at the most compact settings"
     )
+
+
+def encode_to_size(photo: Photo, size: int) -> bytes:
+    """:func:`fit_to_size`'s file alone."""
+    return fit_to_size(photo, size)[0]

@@ -9,15 +9,15 @@ from __future__ import annotations
 import contextlib
 import io
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.fusion import fuse_conv_bn_weights
 
 from filters.shared.device import compute_device
+from filters.shared.efficientnet import fold_batch_norms, pad_in_convolutions
+from filters.shared.efficientnet import skip_gradient as add_skip_gradient
 
 __all__ = [
     "ATTACK_SHORT_SIDE",
@@ -106,85 +106,6 @@ def label_margin(logits: torch.Tensor, original: int) -> torch.Tensor:
     return others.max(dim=1).values - logits[:, original]
 
 
-def _fold_batch_norms(model: nn.Module) -> None:
-    """Fold each frozen BatchNorm into the convolution before it: same logits, ~25% faster.
-
-    The attack runs dozens of forward and backward passes per photo; a BatchNorm in eval
-    mode is an affine map that the convolution's weights can absorb.
-    """
-    pairs = [(model, "_conv_stem", "_bn0"), (model, "_conv_head", "_bn1")]
-    for block in model._blocks:
-        if hasattr(block, "_expand_conv"):
-            pairs.append((block, "_expand_conv", "_bn0"))
-        pairs += [(block, "_depthwise_conv", "_bn1"), (block, "_project_conv", "_bn2")]
-    for owner, conv_name, norm_name in pairs:
-        conv, norm = getattr(owner, conv_name), getattr(owner, norm_name)
-        weight, bias = fuse_conv_bn_weights(
-            conv.weight,
-            conv.bias,
-            norm.running_mean,
-            norm.running_var,
-            norm.eps,
-            norm.weight,
-            norm.bias,
-        )
-        conv.weight = nn.Parameter(weight, requires_grad=False)
-        conv.bias = nn.Parameter(bias, requires_grad=False)
-        setattr(owner, norm_name, nn.Identity())
-
-
-def _pad_in_convolutions(model: nn.Module) -> None:
-    """Let stride-1 convolutions pad themselves: same logits, ~7% faster forward and back.
-
-    EfficientNet-Lite pads each convolution TensorFlow's way with a separate ZeroPad2d, a
-    copy of the input per layer; for stride 1 that padding is symmetric, which the
-    convolution does without the copy. (Stride 2 pads one side only, so it stays.)
-    """
-    for layer in model.modules():
-        padding = getattr(layer, "static_padding", None)
-        if isinstance(padding, nn.ZeroPad2d) and tuple(layer.stride) == (1, 1):
-            left, right, top, bottom = padding.padding
-            if left == right and top == bottom:
-                layer.padding = (top, left)
-                layer.static_padding = nn.Identity()
-
-
-class _ScaledGradient(torch.autograd.Function):
-    """Identity forward; the backward pass lets through ``gamma`` of the gradient."""
-
-    @staticmethod
-    def forward(ctx: Any, images: torch.Tensor, gamma: float) -> torch.Tensor:
-        ctx.gamma = gamma
-        return images.view_as(images)
-
-    @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
-        return grad * ctx.gamma, None
-
-
-class GradientScale(nn.Module):
-    """Identity in the forward pass, ``gamma`` times the gradient in the backward pass."""
-
-    def __init__(self, gamma: float) -> None:
-        super().__init__()
-        self.gamma = gamma
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return _ScaledGradient.apply(images, self.gamma)
-
-
-def _skip_gradient(model: nn.Module, gamma: float) -> None:
-    """Skip Gradient Method (Wu et al., ICLR 2020): favour the skip connections' gradient.
-
-    Each residual block's own branch passes back only ``gamma`` of its gradient, so an
-    attack follows the low-level paths that other networks share; the logits are unchanged.
-    """
-    for block in model._blocks:
-        args = block._block_args
-        if block.id_skip and args.stride in (1, [1]) and args.input_filters == args.output_filters:
-            block._bn2 = nn.Sequential(block._bn2, GradientScale(gamma))
-
-
 def scaled_view(pixels: np.ndarray, short_side: int = ATTACK_SHORT_SIDE) -> torch.Tensor:
     """The photo with its aspect kept, shorter side ``short_side``: what attacks change.
 
@@ -225,8 +146,9 @@ class Surrogate:
 
         Args:
             variant: one of ``VARIANTS``.
-            skip_gradient: for attacks, the share of the gradient each residual branch
-                passes back (see :func:`_skip_gradient`); None: the plain gradient.
+            skip_gradient: for attacks, the share of the gradient each residual branch passes
+                back (see :func:`filters.shared.efficientnet.skip_gradient`); None: the plain
+                gradient.
 
         Raises:
             ValueError: an unknown variant.
@@ -241,10 +163,10 @@ class Surrogate:
         path = getattr(importlib.import_module(package), holder).get_model_file_path()
         with contextlib.redirect_stdout(io.StringIO()):  # it prints "Loaded pretrained weights"
             model = EfficientNet.from_pretrained(name, weights_path=path)
-        _fold_batch_norms(model)
-        _pad_in_convolutions(model)
+        fold_batch_norms(model)
+        pad_in_convolutions(model)
         if skip_gradient is not None:
-            _skip_gradient(model, skip_gradient)
+            add_skip_gradient(model, skip_gradient)
         return cls(model, imagenet_categories())
 
     @staticmethod

@@ -14,7 +14,8 @@ from functools import cached_property
 from typing import Generic, TypeVar
 from urllib.parse import parse_qsl
 
-from proxy.multipart import MalformedBody, Multipart, parse_form, parse_header_params
+from proxy.headers import parse_header_params
+from proxy.multipart import MalformedBody, Multipart, parse_form
 
 __all__ = ["Adapter", "Finish", "Plan", "SessionBook", "UploadRequest"]
 

@@ -8,23 +8,9 @@ from collections.abc import Sequence
 from mitmproxy import ctx, exceptions
 from mitmproxy.proxy import server_hooks
 
-__all__ = ["ConnectOverride", "parse_override"]
+from proxy.settings import parse_override
 
-
-def parse_override(spec: str) -> tuple[str, tuple[str, int]]:
-    """``host=ip:port`` as (lower-cased host, (ip, port)).
-
-    Raises:
-        ValueError: not in that form.
-
-    >>> parse_override("Photos.Example=127.0.0.1:8443")
-    ('photos.example', ('127.0.0.1', 8443))
-    """
-    host, sep, target = spec.partition("=")
-    address, _, port = target.rpartition(":")
-    if not sep or not host.strip() or not address or not port.isdigit():
-        raise ValueError(f"a connect override must be host=ip:port, not {spec!r}")
-    return host.strip().lower(), (address.strip("[]"), int(port))
+__all__ = ["ConnectOverride"]
 
 
 class ConnectOverride:

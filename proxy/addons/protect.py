@@ -8,6 +8,7 @@ The hook checks, then hands off: the body work is pure (``proxy.uploads``,
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from proxy.settings import DEFAULT_DEADLINE_S
 from proxy.uploads import FoundImages, ImageSlot, find_images
 
 __all__ = ["ImageProtector", "UploadProtector"]
+
+log = logging.getLogger(__name__)
 
 
 class ImageProtector(Protocol):
@@ -103,6 +106,16 @@ class UploadProtector:
         if policy is None:
             return
         try:
+            await self._request(flow, policy)
+        except Exception as error:
+            # mitmproxy logs a hook's exception and sends the flow on: a bug here must not
+            # let an original through, so it falls under the failure rule like any other.
+            log.exception("protecting %s %s failed", flow.request.method, flow.request.url)
+            if flow.response is None:
+                self.outcomes.fail(flow, policy, [], f"internal error: {error}")
+
+    async def _request(self, flow: http.HTTPFlow, policy: Policy) -> None:
+        try:
             body = flow.request.get_content() or b""
         except ValueError as error:
             # Undecodable Content-Encoding: we cannot see inside, so we cannot vouch for it.
@@ -114,7 +127,7 @@ class UploadProtector:
             if plan.body is not None:  # segments assembled into a new body
                 found = find_images(request.content_type, plan.body)
             else:  # the one parse of the body, shared with the adapters
-                found = find_images(request.content_type, body, request.multipart())
+                found = find_images(request.content_type, body, request.multipart)
         except ValueError as error:  # a malformed multipart body, JSON, base64...
             self.outcomes.fail(flow, policy, [], f"cannot parse the upload: {error}")
             return

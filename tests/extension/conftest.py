@@ -22,7 +22,7 @@ from playwright.sync_api import BrowserContext, Page, Playwright, Worker, sync_p
 
 from certs.trust import install_nss_trust
 from proxy.settings import EXTENSION_ID
-from tests.support import REPO, Upstream, VeilProcess, free_port, write_upstream_certs
+from tests.e2e import REPO, Upstream, VeilProcess, free_port, serve_site, start_veil
 
 EXTENSION_SRC = REPO / "extension" / "src"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -91,23 +91,14 @@ class HostilePage:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PhotoSite]:
-    ca, cert, key = write_upstream_certs(tmp_path_factory.mktemp("site"), [PROTECTED])
-    server = PhotoSite(cert, key).start()
-    server.ca = ca  # type: ignore[attr-defined]
-    yield server
-    server.stop()
+    yield from serve_site(tmp_path_factory, [PROTECTED], PhotoSite)
 
 
 @pytest.fixture(scope="module")
 def veil(tmp_path_factory: pytest.TempPathFactory, site: PhotoSite) -> Iterator[VeilProcess]:
-    # No extension_origins: the extension's fixed origin must be allowed by default.
-    process = VeilProcess(
-        tmp_path_factory.mktemp("veil-home"),
-        {
-            "connect_overrides": {PROTECTED: f"127.0.0.1:{site.port}"},
-            "upstream_trusted_ca": str(site.ca),  # type: ignore[attr-defined]
-        },
-    ).start()
+    # No extension_origins and no policy: the extension's fixed origin must be allowed by
+    # default, and the tests add the site's policy through the extension.
+    process = start_veil(tmp_path_factory.mktemp("veil-home"), site, hosts=[PROTECTED])
     yield process
     process.stop()
 

@@ -28,7 +28,7 @@ from tests.extension.conftest import (
     screenshot,
     wait_until,
 )
-from tests.support import VeilProcess
+from tests.e2e import VeilProcess
 
 pytestmark = [
     pytest.mark.e2e,

@@ -14,7 +14,7 @@ import pytest
 
 from proxy.settings import EXTENSION_ID, EXTENSION_ORIGIN, load_settings
 from tests.extension.conftest import EXTENSION_SRC
-from tests.support import REPO
+from tests.e2e import REPO
 
 EXTENSION = REPO / "extension"
 WEB_EXT = EXTENSION / "node_modules" / ".bin" / "web-ext"

@@ -2,37 +2,30 @@
 
 from __future__ import annotations
 
-import doctest
-
 import numpy as np
 import pytest
 import torch
 from kornia.color import rgb_to_lab
 
-import filters.edgefool
 from filters import FilterSettings
-from filters.codec import decode, encode
-from filters.edgefool import BUDGETS, EdgeFoolFilter, l0_smooth
-from filters.quality import delta_e2000, ssim
-from filters.surrogate import Surrogate
-from tests.filters.conftest import PHOTOS, encoded, opened, real_image
+from filters.base import Toolkit
+from filters.codecs import decode, encode
+from filters.edgefool import EdgeFoolFilter, l0_smooth
+from filters.shared.quality import delta_e2000, ssim
+from filters.shared.strengths import BUDGETS
+from tests.photos import PHOTOS, encoded, opened, real_image
 
 # Photos the surrogate can be fooled on at 320 x 240 (measured).
 FOOLABLE = ("n01440764_tench", "n02096177_cairn", "n03259280_Dutch_oven")
 
 
 @pytest.fixture(scope="module")
-def edgefool(surrogate: Surrogate) -> EdgeFoolFilter:
-    return EdgeFoolFilter(surrogate)
+def edgefool(toolkit: Toolkit) -> EdgeFoolFilter:
+    return EdgeFoolFilter(toolkit)
 
 
 def lab(pixels: np.ndarray) -> torch.Tensor:
     return rgb_to_lab(torch.from_numpy(pixels.copy()).permute(2, 0, 1).float() / 255)
-
-
-def test_docstring_examples():
-    failures, tried = doctest.testmod(filters.edgefool)
-    assert tried > 0 and failures == 0
 
 
 def test_l0_smoothing_flattens_texture_and_keeps_edges():
@@ -66,7 +59,7 @@ def test_label_changes_with_colours_and_budget_kept(edgefool, surrogate, name):
     assert float((after[0] - before[0]).abs().max()) > 2  # lightness did change
     # Colours stay: a, b move only by the rounding of the new RGB values.
     assert float((after[1:] - before[1:]).abs().mean()) < 0.5
-    budget = BUDGETS["medium"]
+    budget = BUDGETS["medium"].detail
     assert float(delta_e2000(before, after).mean()) <= budget.delta_e * 1.1
     assert ssim(photo.pixels, result.photo.pixels) >= budget.ssim - 0.01
     assert result.report["fooled"]
@@ -80,8 +73,8 @@ def test_a_stronger_setting_changes_more(edgefool):
     before = lab(photo.pixels)
     low_e = float(delta_e2000(before, lab(low.photo.pixels)).mean())
     high_e = float(delta_e2000(before, lab(high.photo.pixels)).mean())
-    assert 0 < low_e <= BUDGETS["low"].delta_e * 1.1
-    assert high_e <= BUDGETS["high"].delta_e * 1.1
+    assert 0 < low_e <= BUDGETS["low"].detail.delta_e * 1.1
+    assert high_e <= BUDGETS["high"].detail.delta_e * 1.1
 
 
 def test_same_seed_same_bytes(edgefool):

@@ -9,9 +9,9 @@ import pytest
 from PIL import Image, PngImagePlugin
 
 from filters import FilterSettings
-from filters.codec import decode, encode
+from filters.codecs import decode, encode
+from filters.codecs.photo import Metadata
 from filters.metadata import MetadataFilter, orientation_only_exif, strip_metadata
-from filters.photo import Metadata
 from tests.conftest import (
     IFD_EXIF,
     IFD_GPS,
@@ -22,7 +22,7 @@ from tests.conftest import (
     jpeg_with_private_metadata,
     srgb_icc,
 )
-from tests.filters.conftest import encoded, opened, real_image
+from tests.photos import encoded, opened, real_image
 
 PRIVATE_NAMES = {"GPS", "BodySerialNumber", "Make", "Model", "DateTimeOriginal", "XMP", "IPTC"}
 

@@ -9,24 +9,26 @@ import pytest
 import torch
 
 from filters import FilterSettings, ProtectionError
-from filters.budget import PERCEPTUAL_BUDGETS
-from filters.codec import decode, encode
-from filters.pfgsm import AttackConfig, PFGSMFilter, choose_target, render_delta, transfer_attack
-from filters.quality import ciede2000, ssim
-from filters.surrogate import INPUT_SIZE, Ensemble, Surrogate
-from tests.filters.conftest import PHOTOS, encoded, opened, real_image
+from filters.base import Toolkit
+from filters.codecs import decode, encode
+from filters.pfgsm import PFGSMFilter, render_delta
+from filters.shared.quality import ciede2000, ssim
+from filters.shared.strengths import BUDGETS
+from filters.shared.surrogate import INPUT_SIZE, Ensemble, Surrogate
+from filters.shared.transfer import AttackConfig, choose_target, transfer_attack
+from tests.photos import PHOTOS, encoded, opened, real_image
 
 # Few steps keep the suite fast; the benchmark runs the default configuration.
 QUICK = AttackConfig(steps=4, samples=1)
 
 
 @pytest.fixture(scope="module")
-def attack(surrogate: Surrogate) -> PFGSMFilter:
-    return PFGSMFilter(surrogate, Ensemble([surrogate]), QUICK)
+def attack(toolkit: Toolkit) -> PFGSMFilter:
+    return PFGSMFilter(toolkit, Ensemble([toolkit.surrogate]), QUICK)
 
 
 def within_budget(before: np.ndarray, after: np.ndarray, strength: str) -> bool:
-    budget = PERCEPTUAL_BUDGETS[strength]
+    budget = BUDGETS[strength].perceptual
     # The fit is measured on the change before the encoder's rounding: allow a hair.
     similarity, difference = ssim(before, after), ciede2000(before, after)
     return similarity >= budget.ssim_min - 0.005 and difference <= budget.delta_e_max + 0.1
@@ -72,12 +74,14 @@ def test_lossless_output_keeps_the_budget_end_to_end(attack, strength):
     assert out.format == "PNG" and out.pixels.shape == photo.pixels.shape
     assert within_budget(photo.pixels, out.pixels, strength)
     change = np.abs(out.pixels.astype(int) - photo.pixels.astype(int)).max()
-    assert 0 < change <= round(PERCEPTUAL_BUDGETS[strength].eps * 255)
+    assert 0 < change <= round(BUDGETS[strength].perceptual.eps * 255)
 
 
-def colour_and_lightness(surrogate: Surrogate, lightness: float) -> tuple[float, float]:
+def colour_and_lightness(toolkit: Toolkit, lightness: float) -> tuple[float, float]:
     """Mean |change| apart from and common to R, G, B, from an attack with ``lightness``."""
-    attack = PFGSMFilter(surrogate, Ensemble([surrogate]), replace(QUICK, lightness=lightness))
+    attack = PFGSMFilter(
+        toolkit, Ensemble([toolkit.surrogate]), replace(QUICK, lightness=lightness)
+    )
     photo = decode(encoded(real_image(PHOTOS[1]), "PNG"))
     out = decode(encode(attack(photo, FilterSettings("medium", seed=3)).photo))
     change = out.pixels.astype(int) - photo.pixels.astype(int)
@@ -87,12 +91,12 @@ def colour_and_lightness(surrogate: Surrogate, lightness: float) -> tuple[float,
     return float(np.abs(change - common).mean()), float(np.abs(common).mean())
 
 
-def test_the_change_is_mostly_lightness(surrogate):
-    colour, light = colour_and_lightness(surrogate, 1.0)
+def test_the_change_is_mostly_lightness(toolkit):
+    colour, light = colour_and_lightness(toolkit, 1.0)
     assert colour == 0 and light > 0  # grey: the same change on R, G and B
-    colour, light = colour_and_lightness(surrogate, QUICK.lightness)
+    colour, light = colour_and_lightness(toolkit, QUICK.lightness)
     assert 0 < colour < light
-    colour, light = colour_and_lightness(surrogate, 0.0)
+    colour, light = colour_and_lightness(toolkit, 0.0)
     assert colour > light
 
 
@@ -170,6 +174,7 @@ def test_transfer_attack_keeps_the_bound_and_moves_a_linear_model():
         transfer_attack([logits], images.expand(2, -1, -1, -1), 0, [1], bound, config, abs)
 
 
+@pytest.mark.slow
 def test_skip_gradient_keeps_the_logits_and_changes_the_gradient():
     plain, skipping = Surrogate.load("lite0"), Surrogate.load("lite0", skip_gradient=0.5)
     images = torch.rand(1, 3, INPUT_SIZE, INPUT_SIZE, generator=torch.Generator().manual_seed(0))

@@ -1,4 +1,4 @@
-"""filters/pipeline.py: Protector end to end, its report, and its errors."""
+"""filters/pipeline.py and filters/measure.py: protecting, then measuring, and the errors."""
 
 from __future__ import annotations
 
@@ -10,10 +10,21 @@ import numpy as np
 import pytest
 from PIL import Image, ImageSequence
 
-from filters import Chain, Filter, Filtered, FilterSettings, ProtectionError, Protector
-from filters.codec import decode
+import filters.codecs.encoder
+import filters.pipeline
+from filters import (
+    Chain,
+    Filter,
+    Filtered,
+    FilterSettings,
+    Protected,
+    ProtectionError,
+    ProtectionRecord,
+    Protector,
+)
+from filters.codecs import decode
 from tests.conftest import IFD_GPS, TAG_ORIENTATION, imagenet_photo, jpeg_with_private_metadata
-from tests.filters.conftest import PHOTOS, encoded, opened, real_image
+from tests.photos import PHOTOS, encoded, opened, real_image
 
 
 @pytest.fixture(scope="module")
@@ -22,76 +33,109 @@ def private_photo() -> bytes:
 
 
 @pytest.fixture(scope="module")
-def protected(protector, private_photo):
+def protected(protector, private_photo) -> Protected:
     return protector.protect(private_photo, ["metadata", "pfgsm"], "medium", seed=1)
 
 
-def test_output_keeps_format_size_orientation_and_drops_metadata(protected, private_photo):
+@pytest.fixture(scope="module")
+def record(protector, protected) -> ProtectionRecord:
+    return protector.measure(protected)
+
+
+def test_output_keeps_format_size_orientation_and_drops_metadata(protected, record, private_photo):
     image = opened(protected.data)
-    assert (protected.format, protected.width, protected.height) == ("JPEG", 320, 240)
+    assert (protected.format, record.width, record.height) == ("JPEG", 320, 240)
     assert image.format == "JPEG" and image.size == (320, 240)
     assert image.getexif()[TAG_ORIENTATION] == 6 and not image.getexif().get_ifd(IFD_GPS)
     assert image.info["icc_profile"] == opened(private_photo).info["icc_profile"]
     assert {"GPS", "BodySerialNumber", "Make", "Model", "XMP", "IPTC", "Comment"} <= set(
-        protected.metadata_removed
+        record.metadata_removed
     )
 
 
-def test_report_sizes_hashes_and_filters(protected, private_photo):
-    assert protected.size_before == len(private_photo)
-    assert protected.size_after == len(protected.data)
-    assert protected.sha256_before == hashlib.sha256(private_photo).hexdigest()
-    assert protected.sha256_after == hashlib.sha256(protected.data).hexdigest()
-    assert protected.filters_applied == ["metadata", "pfgsm"]
-    assert set(protected.details) == {"metadata", "pfgsm"}
-    assert protected.elapsed_ms > 0
+def test_protecting_gives_the_file_and_the_filters_reports(protected, private_photo):
+    assert protected.source == private_photo and protected.filters == ("metadata", "pfgsm")
+    assert set(protected.report) == {"metadata", "pfgsm"}
+    # What a reader decodes from the file, known without decoding it again.
+    assert np.array_equal(protected.sent.pixels, decode(protected.data).pixels)
+    assert np.array_equal(protected.original.pixels, decode(private_photo).pixels)
 
 
-def test_labels_are_the_surrogate_top1_before_and_after(protected, private_photo, surrogate):
+def test_record_sizes_hashes_and_time(record, protected, private_photo):
+    assert record.size_before == len(private_photo)
+    assert record.size_after == len(protected.data)
+    assert record.sha256_before == hashlib.sha256(private_photo).hexdigest()
+    assert record.sha256_after == hashlib.sha256(protected.data).hexdigest()
+    assert record.elapsed_ms > 0
+
+
+def test_labels_are_the_surrogate_top1_before_and_after(
+    record, protected, private_photo, surrogate
+):
     before = surrogate.predict(decode(private_photo).pixels)
     after = surrogate.predict(decode(protected.data).pixels)
-    assert (protected.label_before, protected.label_after) == (before.label, after.label)
-    assert protected.label_after != protected.label_before
-    assert 0 < protected.confidence_after <= 1 and 0 < protected.confidence_before <= 1
+    assert (record.label_before, record.label_after) == (before.label, after.label)
+    assert record.label_after != record.label_before
+    assert 0 < record.confidence_after <= 1 and 0 < record.confidence_before <= 1
 
 
-def test_quality_figures_are_sane(protected):
-    assert 0.8 < protected.ssim < 1
-    assert 30 < protected.psnr < 60
+def test_quality_figures_are_sane(record):
+    assert 0.8 < record.ssim < 1
+    assert 30 < record.psnr < 60
 
 
-def test_thumbnails_decode_small_and_upright(protected):
-    for thumb in (protected.thumb_before, protected.thumb_after):
+def test_thumbnails_decode_small_and_upright(record):
+    for thumb in (record.thumb_before, record.thumb_after):
         image = Image.open(io.BytesIO(thumb))
         assert image.format == "JPEG" and image.size == (192, 256)
 
 
-def test_to_dict_is_json_without_the_bytes(protected):
-    values = json.loads(json.dumps(protected.to_dict()))
-    assert {"data", "thumb_before", "thumb_after"}.isdisjoint(values)
-    assert values["label_after"] == protected.label_after
-    assert values["details"]["pfgsm"]["fooled"] is True
-    assert values["label_after"] != values["label_before"]
+def test_record_values_are_json_without_the_bytes(record, protected):
+    values = json.loads(json.dumps(record.values()))
+    assert {"thumb_before", "thumb_after"}.isdisjoint(values)
+    assert values["label_after"] == record.label_after != values["label_before"]
+    assert protected.report["pfgsm"]["fooled"] is True
 
 
 def test_metadata_only_keeps_every_pixel(protector, private_photo):
     result = protector.protect(private_photo, ["metadata"])
+    record = protector.measure(result)
     assert np.array_equal(np.asarray(opened(result.data)), np.asarray(opened(private_photo)))
-    assert result.ssim == 1.0 and result.psnr is None
-    assert result.label_after == result.label_before
-    assert result.size_after < result.size_before
+    assert record.ssim == 1.0 and record.psnr is None
+    assert record.label_after == record.label_before
+    assert record.size_after < record.size_before
 
 
 def test_no_filters_returns_the_file_unchanged(protector, private_photo):
     result = protector.protect(private_photo, [])
-    assert result.data == private_photo and result.filters_applied == []
+    assert result.data == private_photo and result.filters == () and result.report == {}
+
+
+@pytest.mark.parametrize("exact_size", [False, True])
+def test_no_file_is_decoded_twice(protector, private_photo, monkeypatch, exact_size):
+    decoded: list[str] = []
+    for module in (filters.pipeline, filters.codecs.encoder):
+        real = module.decode
+
+        def counted(data: bytes, real=real) -> object:
+            decoded.append(hashlib.sha256(data).hexdigest())
+            return real(data)
+
+        monkeypatch.setattr(module, "decode", counted)
+    result = protector.protect(private_photo, ["metadata", "pfgsm"], seed=1, exact_size=exact_size)
+    # The upload first; then each file the filter writes to check it (one per refit), once.
+    assert decoded[0] == hashlib.sha256(private_photo).hexdigest()
+    assert len(decoded) == len(set(decoded)) >= 2
+    assert hashlib.sha256(result.data).hexdigest() not in decoded  # its pixels are known
+    assert np.array_equal(result.sent.pixels, decode(result.data).pixels)
 
 
 def test_default_seed_is_deterministic(protector):
     data = encoded(real_image(PHOTOS[1]), "WEBP", quality=85)
     first = protector.protect(data, ["pfgsm"])
     assert protector.protect(data, ["pfgsm"]).data == first.data
-    assert first.format == "WEBP" and first.label_after != first.label_before
+    record = protector.measure(first)
+    assert first.format == "WEBP" and record.label_after != record.label_before
 
 
 @pytest.mark.parametrize(
@@ -157,10 +201,11 @@ def test_chain_runs_filters_in_order():
 
 def test_exact_size_output_has_the_original_length(protector, private_photo):
     result = protector.protect(private_photo, ["metadata", "pfgsm"], seed=1, exact_size=True)
-    assert len(result.data) == len(private_photo) == result.size_after
+    record = protector.measure(result)
+    assert len(result.data) == len(private_photo) == record.size_after
     image = opened(result.data)
     assert image.size == (320, 240) and image.getexif()[TAG_ORIENTATION] == 6
-    assert result.label_after != result.label_before  # measured on the padded file
+    assert record.label_after != record.label_before  # measured on the padded file
     assert not image.getexif().get_ifd(IFD_GPS)
 
 
@@ -185,8 +230,8 @@ def test_animated_gif_is_protected_frame_by_frame(protector):
     result = protector.protect(data, ["metadata", "pfgsm"], seed=3)
     image = opened(result.data)
     assert image.format == "GIF" and image.n_frames == 2 and image.info["loop"] == 0
-    assert result.details["frames"]["count"] == 2
-    assert "target" in result.details["frames"]["reports"][0]["pfgsm"]
+    assert result.report["frames"]["count"] == 2
+    assert "target" in result.report["frames"]["reports"][0]["pfgsm"]
     before = [
         np.asarray(f.convert("RGB")).astype(int) for f in ImageSequence.Iterator(opened(data))
     ]

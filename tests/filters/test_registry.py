@@ -9,8 +9,8 @@ import pytest
 
 import filters
 from filters import FILTERS, STRENGTHS, FilterSettings, describe_filters
-from filters.codec import decode, encode
-from tests.filters.conftest import PHOTOS, encoded, opened, real_image
+from filters.codecs import decode, encode
+from tests.photos import PHOTOS, encoded, opened, real_image
 
 
 def inputs() -> dict[str, bytes]:
@@ -25,10 +25,10 @@ def inputs() -> dict[str, bytes]:
 
 @pytest.mark.parametrize("name", list(FILTERS))
 @pytest.mark.parametrize("kind", ["JPEG", "PNG", "WEBP"])
-def test_every_filter_keeps_size_format_alpha_and_reports_json(surrogate, name, kind):
+def test_every_filter_keeps_size_format_alpha_and_reports_json(toolkit, name, kind):
     data = inputs()[kind]
     photo = decode(data)
-    result = FILTERS[name].create(surrogate).apply(photo, FilterSettings("low", seed=0))
+    result = FILTERS[name].create(toolkit).apply(photo, FilterSettings("low", seed=0))
     assert result.photo.pixels.shape == photo.pixels.shape
     assert result.photo.pixels.dtype == np.uint8
     assert result.photo.format == photo.format and result.photo.mode == photo.mode

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import ssl
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ from aiohttp import web
 from PIL import Image
 
 from tests.conftest import IFD_GPS, imagenet_photo, jpeg_with_private_metadata
-from tests.support import Received, Upstream, VeilProcess, write_upstream_certs
+from tests.e2e import Received, Upstream, VeilProcess, serve_site, start_veil
 
 DOMAIN = "veil-test.example"
 HOSTS = {
@@ -41,7 +41,9 @@ class PlatformSite(Upstream):
     """The test upstream, answering the requests that start an upload as the platforms do;
     ``/stream/`` paths are counted and hashed, never held, so a 1 GB body costs nothing."""
 
-    streamed: dict[str, tuple[int, str]]
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.streamed: dict[str, tuple[int, str]] = {}
 
     async def _start(self) -> None:
         # As Upstream._start, but bodies are recorded as sent: Content-Encoding not undone.
@@ -77,42 +79,22 @@ class PlatformSite(Upstream):
         return web.json_response({"ok": True, "received_bytes": len(body)})
 
 
-def serve_site(
-    tmp_path_factory: pytest.TempPathFactory,
-    kind: type[PlatformSite] = PlatformSite,
-    hosts: Iterable[str] = HOSTS.values(),
-) -> Iterator[PlatformSite]:
-    """For a module fixture: the site (``kind``) serving ``hosts``, stopped afterwards."""
-    ca, cert, key = write_upstream_certs(tmp_path_factory.mktemp("site"), list(hosts))
-    server = kind(cert, key)
-    server.streamed = {}
-    server.ca = ca  # type: ignore[attr-defined]
-    server.start()
-    yield server
-    server.stop()
+def serve_platforms(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformSite]:
+    """For a module fixture: the platform site serving every test host."""
+    yield from serve_site(tmp_path_factory, HOSTS.values(), PlatformSite)
 
 
-def start_veil(
+def start_veil_for_platforms(
     home: Path, site: PlatformSite, filters: dict[str, list[str]] | None = None
 ) -> VeilProcess:
     """A `veil run` protecting each host of ``filters`` with its filters; by default every
     test platform but ``plain`` with ``PIXEL_FILTERS``."""
     if filters is None:
         filters = {host: PIXEL_FILTERS for host in HOSTS.values() if host != HOSTS["plain"]}
-    target = f"127.0.0.1:{site.port}"
-    veil = VeilProcess(
-        home,
-        {
-            "connect_overrides": {host: target for host in [*HOSTS.values(), *filters]},
-            "upstream_trusted_ca": str(site.ca),  # type: ignore[attr-defined]
-            "filter_deadline_s": 600,
-        },
-    ).start()
-    policy = {"enabled": True, "strength": "low", "on_failure": "block", "profile": "none"}
-    for host, names in filters.items():
-        response = veil.api("PUT", f"/policies/{host}", json={**policy, "filters": names})
-        assert response.status_code in (200, 201), response.text
-    return veil
+    policy = {"strength": "low", "on_failure": "block", "profile": "none"}
+    return start_veil(
+        home, site, filters, hosts=HOSTS.values(), policy=policy, filter_deadline_s=600
+    )
 
 
 def phone_photo() -> bytes:

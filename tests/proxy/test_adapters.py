@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import doctest
 import json
 
 import pytest
@@ -18,7 +17,6 @@ from proxy.adapters import (
     default_adapters,
     plan_upload,
 )
-from proxy.adapters import rupload as rupload_module
 from proxy.multipart import parse_multipart
 from tests.conftest import imagenet_photo, jpeg_with_private_metadata
 from tests.proxy.test_multipart import BOUNDARY, field, file_part, form_body
@@ -39,10 +37,6 @@ def req(method: str, path: str, body: bytes = b"", query=(), **headers: str) -> 
         for name, value in headers.items()
     }
     return UploadRequest(method, "example.test", path, tuple(query), lowered, body)
-
-
-def test_rupload_doctest() -> None:
-    assert doctest.testmod(rupload_module).failed == 0
 
 
 def rupload_request(photo: bytes, offset: str = "0", length: int | None = None) -> UploadRequest:

@@ -12,11 +12,14 @@ import pytest_asyncio
 from aiohttp.test_utils import TestClient
 
 from proxy import api as api_module
-from proxy.api import MAX_BODY_BYTES, MAX_PAGE, PAIRING_KEY, ApiConfig, create_app
+from proxy.api import MAX_PAGE, create_app
+from proxy.apiguard import MAX_BODY_BYTES
+from proxy.apitypes import PAIRING_KEY, ApiConfig
 from proxy.openapi import API_PREFIX, openapi_spec
 from proxy.pairing import MAX_ATTEMPTS, Pairing, format_code
 from proxy.policies import Policy
 from proxy.store import AuditEntry, Store
+from tests.conftest import a_record
 from tests.proxy.schema_check import problems
 
 pytestmark = pytest.mark.asyncio
@@ -80,8 +83,8 @@ def audit_ids(store: Store, private_jpeg: bytes) -> list[int]:
             AuditEntry(
                 site=site, method="POST", path="/up?t=1", policy_site="*.example.com",
                 filters=["metadata"], strength="medium", outcome="protected",
-                metadata_removed=["GPS"], elapsed_ms=5.0, psnr=float("inf"),
-                thumb_before=private_jpeg if index == 0 else None,
+                record=a_record(elapsed_ms=5.0, psnr=float("inf"),
+                                thumb_before=private_jpeg if index == 0 else b""),
             )
         )
         for index, site in enumerate(sites)

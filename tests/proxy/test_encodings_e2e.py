@@ -21,17 +21,17 @@ import pytest
 import zstandard
 
 from proxy.streamguard import MAX_BUFFERED_BODY
+from tests.e2e import VeilProcess
 from tests.proxy.platform_support import (
     HOSTS,
     PlatformSite,
     arrived,
     assert_protected,
     phone_photo,
-    serve_site,
-    start_veil,
+    serve_platforms,
+    start_veil_for_platforms,
 )
 from tests.proxy.test_multipart import file_part, form_body
-from tests.support import VeilProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -56,7 +56,7 @@ DECOMPRESS: dict[str, Callable[[bytes], bytes]] = {
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformSite]:
-    yield from serve_site(tmp_path_factory)
+    yield from serve_platforms(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def photo() -> bytes:
 
 @pytest.fixture(scope="module")
 def veil(tmp_path_factory: pytest.TempPathFactory, site: PlatformSite) -> Iterator[VeilProcess]:
-    process = start_veil(tmp_path_factory.mktemp("veil-home"), site)
+    process = start_veil_for_platforms(tmp_path_factory.mktemp("veil-home"), site)
     yield process
     process.stop()
 

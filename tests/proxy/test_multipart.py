@@ -8,12 +8,8 @@ import re
 import pytest
 
 from proxy import multipart
-from proxy.multipart import (
-    MalformedBody,
-    boundary_from_content_type,
-    parse_header_params,
-    parse_multipart,
-)
+from proxy.headers import parse_header_params
+from proxy.multipart import MalformedBody, boundary_from_content_type, parse_multipart
 
 BOUNDARY = "----WebKitFormBoundary7MA4YWxkTrZu0gW"
 

@@ -12,6 +12,7 @@ from urllib.parse import quote_from_bytes, unquote_to_bytes
 import pytest
 
 from proxy.multipart import parse_multipart
+from tests.e2e import VeilProcess
 from tests.proxy.platform_support import (
     FB_SESSION,
     HOSTS,
@@ -20,11 +21,10 @@ from tests.proxy.platform_support import (
     arrived,
     assert_protected,
     phone_photo,
-    serve_site,
-    start_veil,
+    serve_platforms,
+    start_veil_for_platforms,
 )
 from tests.proxy.test_multipart import field, file_part, form_body
-from tests.support import VeilProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -34,7 +34,7 @@ FORM = f"multipart/form-data; boundary={BOUNDARY}"
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformSite]:
-    yield from serve_site(tmp_path_factory)
+    yield from serve_platforms(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def photo() -> bytes:
 
 @pytest.fixture(scope="module")
 def veil(tmp_path_factory: pytest.TempPathFactory, site: PlatformSite) -> Iterator[VeilProcess]:
-    process = start_veil(tmp_path_factory.mktemp("veil-home"), site)
+    process = start_veil_for_platforms(tmp_path_factory.mktemp("veil-home"), site)
     yield process
     process.stop()
 

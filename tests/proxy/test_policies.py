@@ -1,30 +1,28 @@
-"""Site patterns, matching, parsing and the shipped default policies."""
+"""proxy/sites.py and proxy/policies.py: site patterns, matching, parsing, the defaults."""
 
 from __future__ import annotations
 
 import pytest
 from publicsuffix2 import PublicSuffixList
 
-from proxy import policies
+from proxy import policies, sites
 from proxy.policies import (
     DEFAULT_POLICIES,
     MAX_FILTERS,
     Policy,
     PolicyError,
     best_policy,
-    normalize_host,
-    normalize_site,
     parse_policy,
-    public_suffix_under,
-    site_matches,
 )
+from proxy.sites import normalize_host, normalize_site, public_suffix_under, site_matches
 
 KNOWN = ("metadata", "pfgsm", "colorfool")
 
 
-def test_all_matches_public_names() -> None:
-    assert all(hasattr(policies, name) for name in policies.__all__)
-    assert len(set(policies.__all__)) == len(policies.__all__)
+@pytest.mark.parametrize("module", [policies, sites])
+def test_all_matches_public_names(module) -> None:
+    assert all(hasattr(module, name) for name in module.__all__)
+    assert len(set(module.__all__)) == len(module.__all__)
 
 
 @pytest.mark.parametrize(
@@ -276,7 +274,7 @@ def test_defaults_are_the_documented_ones() -> None:
 
 
 def test_policy_profiles_are_the_filters_platform_profiles() -> None:
-    from filters.platforms import PLATFORM_PROFILES
+    from filters.shared.platforms import PLATFORM_PROFILES
     from proxy.policies import PROFILES
 
     assert set(PROFILES) == set(PLATFORM_PROFILES)

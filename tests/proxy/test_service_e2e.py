@@ -13,10 +13,10 @@ import httpx
 import pytest
 from PIL import Image
 
-from filters.codec import decode
-from filters.surrogate import Surrogate
+from filters.codecs import decode
+from filters.shared.surrogate import Surrogate
 from tests.conftest import IFD_GPS, imagenet_photo, jpeg_with_private_metadata
-from tests.support import Upstream, VeilProcess, write_upstream_certs
+from tests.e2e import Upstream, VeilProcess, serve_site, start_veil
 
 pytestmark = pytest.mark.e2e
 
@@ -28,26 +28,18 @@ BOUNDARY = b"----WebKitFormBoundary7MA4YWxkTrZu0gW"
 
 @pytest.fixture(scope="module")
 def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Upstream]:
-    folder = tmp_path_factory.mktemp("upstream")
-    ca, cert, key = write_upstream_certs(folder, [PROTECTED, UNPROTECTED, LENIENT])
-    server = Upstream(cert, key).start()
-    server.ca = ca  # type: ignore[attr-defined]
-    yield server
-    server.stop()
+    yield from serve_site(tmp_path_factory, [PROTECTED, UNPROTECTED, LENIENT])
 
 
 @pytest.fixture(scope="module")
 def veil(tmp_path_factory: pytest.TempPathFactory, upstream: Upstream) -> Iterator[VeilProcess]:
-    target = f"127.0.0.1:{upstream.port}"
-    process = VeilProcess(
+    process = start_veil(
         tmp_path_factory.mktemp("veil-home"),
-        {
-            "connect_overrides": {PROTECTED: target, UNPROTECTED: target, LENIENT: target},
-            "upstream_trusted_ca": str(upstream.ca),  # type: ignore[attr-defined]
-        },
-    ).start()
-    policy = {"enabled": True, "filters": ["metadata", "pfgsm"], "strength": "medium"}
-    assert process.api("PUT", f"/policies/{PROTECTED}", json=policy).status_code in (200, 201)
+        upstream,
+        {PROTECTED: ["metadata", "pfgsm"]},
+        hosts=[UNPROTECTED, LENIENT],
+        policy={"strength": "medium"},
+    )
     yield process
     process.stop()
 

@@ -22,8 +22,7 @@ def test_file_and_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("VEIL_HOME", str(tmp_path))
     settings = load_settings(api_port=9001)
     assert (settings.proxy_port, settings.api_port) == (9000, 9001)
-    assert settings.connect_override("site.example") == ("127.0.0.1", 4443)
-    assert settings.connect_override("other.example") is None
+    assert settings.connect_overrides == {"site.example": "127.0.0.1:4443"}
 
 
 @pytest.mark.parametrize(

@@ -14,11 +14,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from filters.record import RecordField
 from proxy import audit as audit_module
+from proxy import auditlog
 from proxy import store as store_module
 from proxy.audit import MAX_TEXT
 from proxy.policies import DEFAULT_POLICIES, Policy
 from proxy.store import SCHEMA_VERSION, AuditEntry, Store, StoreError
+from tests.conftest import a_record
 
 
 @pytest.fixture
@@ -43,6 +46,7 @@ def thumbnail(hen_path: Path) -> bytes:
 
 
 def entry(site: str = "photos.example.com", outcome: str = "protected", **extra) -> AuditEntry:
+    """An audit entry; pass ``record=a_record(...)`` for a protected image's figures."""
     fields = {"method": "POST", "path": "/api/v2/media", "policy_site": "*.example.com"}
     fields |= {"filters": ["metadata"], "strength": "medium"} | extra
     return AuditEntry(site=site, outcome=outcome, **fields)
@@ -150,27 +154,25 @@ def test_audit_round_trip(store: Store, thumbnail: bytes) -> None:
         filename="IMG_0001.jpg",
         field_name="file",
         format="JPEG",
-        sha256_before="a" * 64,
-        size_before=1234,
-        size_after=1000,
-        width=320,
-        height=240,
-        metadata_removed=["GPS", "Make"],
-        label_before="hen",
-        confidence_before=np.float32(0.75),
-        ssim=np.float64(0.97),
-        psnr=float("inf"),
-        elapsed_ms=12.5,
-        thumb_before=thumbnail,
+        record=a_record(
+            size_before=1234,
+            size_after=1000,
+            metadata_removed=["GPS", "Make"],
+            confidence_before=np.float32(0.75),
+            ssim=np.float64(0.97),
+            psnr=float("inf"),
+            elapsed_ms=12.5,
+            thumb_before=thumbnail,
+        ),
     )
     entry_id = store.add_audit(new)
     assert entry_id == new.id and entry_id > 0
     assert datetime.fromisoformat(new.time).utcoffset().total_seconds() == 0
     got = store.get_audit(entry_id)
     assert got.path == "/api/v2/media"
-    assert got.thumb_before == thumbnail and got.thumb_after is None
-    assert got.metadata_removed == ["GPS", "Make"]
-    assert got.confidence_before == pytest.approx(0.75) and got.width == 320
+    assert got.thumbnail("before") == thumbnail and got.thumbnail("after") is None
+    assert got.record.metadata_removed == ["GPS", "Make"] and got.record.size_before == 1234
+    assert got.record.confidence_before == pytest.approx(0.75) and got.record.width == 320
     data = got.to_dict()
     assert data["has_thumbnails"] is True and data["thumbnails"] == ["before"]
     assert "thumb_before" not in data and data["psnr"] is None
@@ -202,10 +204,10 @@ def test_long_texts_are_cut(store: Store) -> None:
 
 def test_list_audit_pages_newest_first_and_filters_by_site(store: Store, thumbnail: bytes) -> None:
     sites = ["a.example.com", "example.com", "b.example.com", "example.org", "a.example.com"]
-    ids = [store.add_audit(entry(site, thumb_after=thumbnail)) for site in sites]
+    ids = [store.add_audit(entry(site, record=a_record(thumb_after=thumbnail))) for site in sites]
     page, total = store.list_audit(limit=2, offset=1)
     assert total == 5 and [e.id for e in page] == [ids[3], ids[2]]
-    assert all(e.thumb_after is None and e.has_thumbnails for e in page)  # no bytes in lists
+    assert all(e.thumbnail("after") is None and e.has_thumbnails for e in page)  # no bytes
     exact, total = store.list_audit("a.example.com")
     assert total == 2 and [e.id for e in exact] == [ids[4], ids[0]]
     wild, total = store.list_audit("*.example.com")
@@ -220,7 +222,7 @@ def test_list_audit_pages_newest_first_and_filters_by_site(store: Store, thumbna
 
 def test_prune_keeps_newest_entries_and_their_thumbnails(db_path: Path, thumbnail: bytes) -> None:
     small = Store.open(db_path, seed_defaults=False, max_audit_entries=3)
-    ids = [small.add_audit(entry(thumb_before=thumbnail)) for _ in range(7)]
+    ids = [small.add_audit(entry(record=a_record(thumb_before=thumbnail))) for _ in range(7)]
     items, total = small.list_audit()
     assert total == 3 and [e.id for e in items] == ids[:-4:-1]
     assert small.get_thumbnail(ids[0], "before") is None
@@ -236,13 +238,14 @@ def test_stats_summarise_the_log(store: Store) -> None:
     assert empty["total"] == 0 and empty["median_elapsed_ms"] is None
     assert empty["last_upload"] is None and empty["by_outcome"]["blocked"] == 0
     made = [
-        entry("a.example.com", size_before=1000, size_after=900, elapsed_ms=40.0,
-              metadata_removed=["GPS", "Make"]),
-        entry("a.example.com", size_before=3000, size_after=2500, elapsed_ms=10.0,
-              metadata_removed=["GPS"]),
-        entry("b.example.com", outcome="blocked", reason="filter failed", elapsed_ms=25.0),
-        entry("a.example.com", outcome="passed", reason="not an image", elapsed_ms=5.0),
-        entry("c.example.com", size_before=50, size_after=60, metadata_removed=["XMP"]),
+        entry("a.example.com", record=a_record(size_before=1000, size_after=900, elapsed_ms=40.0,
+              metadata_removed=["GPS", "Make"])),
+        entry("a.example.com", record=a_record(size_before=3000, size_after=2500, elapsed_ms=10.0,
+              metadata_removed=["GPS"])),
+        entry("b.example.com", outcome="blocked", reason="filter failed"),
+        entry("a.example.com", outcome="passed", reason="not an image"),
+        entry("c.example.com", record=a_record(size_before=50, size_after=60, elapsed_ms=25.0,
+              metadata_removed=["XMP"])),
     ]  # fmt: skip
     for item in made:
         store.add_audit(item)
@@ -252,11 +255,12 @@ def test_stats_summarise_the_log(store: Store) -> None:
         outcome: sum(e.outcome == outcome for e in made)
         for outcome in ("protected", "passed", "blocked")
     }
-    assert stats["bytes_before"] == sum(e.size_before or 0 for e in made)
-    assert stats["bytes_after"] == sum(e.size_after or 0 for e in made)
-    times = [e.elapsed_ms for e in made if e.elapsed_ms is not None]
+    records = [e.record for e in made if e.record is not None]
+    assert stats["bytes_before"] == sum(r.size_before for r in records)
+    assert stats["bytes_after"] == sum(r.size_after for r in records)
+    times = [r.elapsed_ms for r in records]
     assert stats["median_elapsed_ms"] == pytest.approx(statistics.median(times))
-    store.add_audit(entry("d.example.com", elapsed_ms=1000.0))
+    store.add_audit(entry("d.example.com", record=a_record(elapsed_ms=1000.0)))
     assert store.stats()["median_elapsed_ms"] == pytest.approx(statistics.median([*times, 1000]))
     assert stats["metadata_removed"] == {"GPS": 2, "Make": 1, "XMP": 1}
     assert stats["sites"][0] == {
@@ -278,8 +282,7 @@ def test_a_version_1_database_gains_the_profile_column(db_path: Path) -> None:
         "filters TEXT NOT NULL, strength TEXT NOT NULL, on_failure TEXT NOT NULL, "
         "updated TEXT NOT NULL);"
         "INSERT INTO policies VALUES ('photos.example.com', 1, '[\"metadata\"]', 'low', "
-        "'block', 'then');"
-        "PRAGMA user_version = 1;"
+        "'block', 'then');" + VERSION_1_AUDIT + "PRAGMA user_version = 1;"
     )
     raw.close()
     store = Store.open(db_path)
@@ -289,3 +292,64 @@ def test_a_version_1_database_gains_the_profile_column(db_path: Path) -> None:
     store.put_policy(Policy("photos.example.com", profile="instagram"))
     assert store.get_policy("photos.example.com").profile == "instagram"
     store.close()
+
+
+# The audit tables exactly as schema versions 1 and 2 wrote them (before the columns were
+# derived from the protection record).
+VERSION_1_AUDIT = """
+CREATE TABLE audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time TEXT NOT NULL, site TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,
+    policy_site TEXT, filters TEXT NOT NULL, strength TEXT, outcome TEXT NOT NULL, reason TEXT,
+    filename TEXT, field_name TEXT, format TEXT, sha256_before TEXT, sha256_after TEXT,
+    size_before INTEGER, size_after INTEGER, width INTEGER, height INTEGER,
+    metadata_removed TEXT NOT NULL, label_before TEXT, confidence_before REAL,
+    label_after TEXT, confidence_after REAL, ssim REAL, psnr REAL, elapsed_ms REAL
+);
+CREATE INDEX audit_site ON audit (site, id);
+CREATE TABLE thumbnails (
+    audit_id INTEGER NOT NULL REFERENCES audit (id) ON DELETE CASCADE,
+    kind TEXT NOT NULL CHECK (kind IN ('before', 'after')),
+    data BLOB NOT NULL,
+    PRIMARY KEY (audit_id, kind)
+);
+"""
+
+
+def test_an_audit_written_before_the_record_reads_back_and_takes_new_rows(db_path: Path) -> None:
+    raw = sqlite3.connect(db_path)
+    raw.executescript(
+        "CREATE TABLE policies (site TEXT PRIMARY KEY, enabled INTEGER NOT NULL, "
+        "filters TEXT NOT NULL, strength TEXT NOT NULL, on_failure TEXT NOT NULL, "
+        "updated TEXT NOT NULL, profile TEXT NOT NULL DEFAULT 'facebook');"
+        + VERSION_1_AUDIT
+        + "INSERT INTO audit (time, site, method, path, filters, outcome, metadata_removed, "
+        "size_before, size_after, width, height, label_before, elapsed_ms) VALUES "
+        "('2026-06-01T12:00:00.000Z', 'a.example.com', 'POST', '/up', '[\"metadata\"]', "
+        "'protected', '[\"GPS\"]', 100, 90, 8, 6, 'hen', 12.5);"
+        "INSERT INTO audit (time, site, method, path, filters, outcome, reason, "
+        "metadata_removed) VALUES ('2026-06-01T12:00:01.000Z', 'a.example.com', 'POST', '/up', "
+        "'[]', 'blocked', 'failed', '[]');"
+        "PRAGMA user_version = 2;"
+    )
+    raw.close()
+    store = Store.open(db_path)
+    (blocked, protected), total = store.list_audit()
+    assert total == 2 and blocked.record is None and blocked.reason == "failed"
+    assert protected.record is not None and protected.record.size_before == 100
+    assert protected.record.metadata_removed == ["GPS"] and protected.record.ssim is None
+    store.add_audit(entry(record=a_record(thumb_after=b"\xff\xd8\xff")))
+    assert store.list_audit()[1] == 3
+    store.close()
+
+
+def test_a_field_added_to_the_record_becomes_a_column_of_old_files(db_path, monkeypatch) -> None:
+    """A new measurement is one new field: files made before it gain its column on opening."""
+    Store.open(db_path, seed_defaults=False).close()
+    extra = RecordField("visibility", "number", nullable=True, doc="made up for this test")
+    monkeypatch.setattr(auditlog, "COLUMNS", (*auditlog.COLUMNS, extra))
+    assert [c.name for c in auditlog.missing_columns(sqlite3.connect(db_path))] == ["visibility"]
+    Store.open(db_path, seed_defaults=False).close()
+    raw = sqlite3.connect(db_path)
+    assert "visibility" in {row[1] for row in raw.execute("PRAGMA table_info(audit)")}
+    raw.close()

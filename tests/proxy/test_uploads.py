@@ -48,7 +48,7 @@ def browser_form(photo: bytes, pdf: bytes = b"%PDF-1.4\r\n%\xe2\xe3\r\n") -> byt
 
 
 def test_browser_form_finds_the_image_part(photo: bytes) -> None:
-    assert find_images(FORM, browser_form(photo)) == [
+    assert find_images(FORM, browser_form(photo)).slots == [
         ImageSlot(1, "multipart", "file", "IMG_0042.jpg", "image/jpeg", "JPEG")
     ]
 
@@ -66,7 +66,7 @@ def test_rewriting_changes_only_the_image_bytes(photo: bytes) -> None:
 
 def test_octet_stream_part_is_recognised_by_its_bytes(png: bytes) -> None:
     body = form_body([file_part("media", "blob", "application/octet-stream", png)])
-    assert find_images(FORM, body) == [
+    assert find_images(FORM, body).slots == [
         ImageSlot(0, "multipart", "media", "blob", "application/octet-stream", "PNG")
     ]
 
@@ -106,7 +106,7 @@ def test_non_image_bodies_are_untouched(content_type: str | None, body: bytes) -
     def never(data: bytes, slot: ImageSlot) -> bytes:
         raise AssertionError("transform called for a non-image")
 
-    assert find_images(content_type, body) == []
+    assert find_images(content_type, body).slots == []
     new_body, slots = rewrite_body(content_type, body, never)
     assert new_body is body and slots == []
 
@@ -188,18 +188,18 @@ FORMATS = {
 def test_every_format_is_found_raw_and_in_a_form(fmt: str) -> None:
     save_as, options = FORMATS[fmt]
     data = encoded_as(save_as, **options)
-    assert [s.format for s in find_images("application/octet-stream", data)] == [fmt]
+    assert [s.format for s in find_images("application/octet-stream", data).slots] == [fmt]
     body = form_body([field("a", b"1"), file_part("f", "blob", "application/octet-stream", data)])
-    assert [(s.index, s.format) for s in find_images(FORM, body)] == [(1, fmt)]
+    assert [(s.index, s.format) for s in find_images(FORM, body).slots] == [(1, fmt)]
 
 
 def test_heif_and_avif_are_found() -> None:
     pillow_heif = pytest.importorskip("pillow_heif")
     pillow_heif.register_heif_opener()
     heic = encoded_as("HEIF", quality=60)
-    assert [s.format for s in find_images("image/heic", heic)] == ["HEIF"]
+    assert [s.format for s in find_images("image/heic", heic).slots] == ["HEIF"]
     try:
         avif = encoded_as("AVIF", quality=60)
     except (KeyError, OSError, ValueError):
         pytest.skip("no AVIF encoder in this Pillow")
-    assert [s.format for s in find_images(None, avif)] == ["AVIF"]
+    assert [s.format for s in find_images(None, avif).slots] == ["AVIF"]

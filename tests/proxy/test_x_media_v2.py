@@ -25,16 +25,15 @@ from proxy.adapters import (
     plan_upload,
 )
 from proxy.multipart import parse_multipart
+from tests.e2e import Received, VeilProcess, serve_site
 from tests.proxy.platform_support import (
     PlatformSite,
     arrived,
     assert_protected,
     phone_photo,
-    serve_site,
-    start_veil,
+    start_veil_for_platforms,
 )
 from tests.proxy.test_multipart import field, file_part, form_body
-from tests.support import Received, VeilProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -71,13 +70,13 @@ class XSite(PlatformSite):
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformSite]:
-    yield from serve_site(tmp_path_factory, XSite, [PIXELS_HOST, META_HOST])
+    yield from serve_site(tmp_path_factory, [PIXELS_HOST, META_HOST], XSite)
 
 
 @pytest.fixture(scope="module")
 def veil(tmp_path_factory: pytest.TempPathFactory, site: XSite) -> Iterator[VeilProcess]:
     filters = {PIXELS_HOST: ["metadata", "pfgsm"], META_HOST: ["metadata"]}
-    process = start_veil(tmp_path_factory.mktemp("veil-home"), site, filters)
+    process = start_veil_for_platforms(tmp_path_factory.mktemp("veil-home"), site, filters)
     yield process
     process.stop()
 

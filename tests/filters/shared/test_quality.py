@@ -8,8 +8,8 @@ import piq
 import pytest
 import torch
 
-from filters.quality import Similarity, ciede2000, delta_e2000, psnr, ssim
-from tests.filters.conftest import real_image
+from filters.shared.quality import Similarity, ciede2000, delta_e2000, psnr, ssim
+from tests.photos import real_image
 
 
 def as_tensor(pixels: np.ndarray) -> torch.Tensor:

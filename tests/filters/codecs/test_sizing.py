@@ -1,24 +1,22 @@
-"""filters/sizing.py: a file of exactly the announced size, whose padding every reader skips."""
+"""filters/codecs/sizing.py: a file of exactly the announced size, padded where readers skip."""
 
 from __future__ import annotations
-
-import doctest
 
 import numpy as np
 import pillow_heif
 import pytest
 from PIL import Image
 
-from filters import FilterSettings, ProtectionError, sizing
-from filters.codec import decode, encode, orientation
-from filters.giffile import pad_gif
-from filters.jpegfile import pad_jpeg
+from filters import FilterSettings, ProtectionError
+from filters.codecs import decode, encode, orientation
+from filters.codecs.giffile import pad_gif
+from filters.codecs.jpegfile import pad_jpeg
+from filters.codecs.pngfile import pad_png
+from filters.codecs.sizing import encode_to_size, pad_to_size, scaled_qtables
+from filters.codecs.webpfile import pad_webp
 from filters.metadata import MetadataFilter
-from filters.pngfile import pad_png
-from filters.sizing import encode_to_size, pad_to_size, scaled_qtables
-from filters.webpfile import pad_webp
 from tests.conftest import IFD_GPS, jpeg_with_private_metadata, private_exif
-from tests.filters.conftest import encoded, opened, real_image
+from tests.photos import encoded, opened, real_image
 
 pillow_heif.register_heif_opener()
 SIZE = (96, 64)
@@ -117,8 +115,3 @@ def test_lossless_that_cannot_fit_is_a_clear_error():
 
 def test_scaled_tables_stay_in_baseline_range():
     assert scaled_qtables([[1, 128, 255]], 2.0) == ((2, 255, 255),)
-
-
-def test_docstring_examples():
-    failures, tried = doctest.testmod(sizing)
-    assert tried > 0 and failures == 0

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from filters.codec import decode, encode, sent_pixels
-from filters.pngfile import read_wide_png, write_wide_png
-from tests.filters.conftest import encoded, opened, real_image
+from filters.codecs import decode, encode, sent_pixels
+from filters.codecs.pngfile import read_wide_png, write_wide_png
+from tests.photos import encoded, opened, real_image
 
 
 def changed(photo):

@@ -11,10 +11,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from filters import robust
-from filters.errors import ProtectionError
-from filters.robust import PlatformTransform, classifier_view, platform_jpeg, smooth_gradient
-from tests.filters.conftest import real_image
+from filters.codecs.errors import ProtectionError
+from filters.shared import robust
+from filters.shared.robust import PlatformTransform, classifier_view, platform_jpeg, smooth_gradient
+from tests.photos import real_image
 
 
 def as_tensor(image: Image.Image) -> torch.Tensor:

@@ -1,4 +1,6 @@
-"""Real pieces for end-to-end tests and benchmarks: an HTTPS upstream and a `veil run` process."""
+"""The real pieces of every end-to-end test and of the proxy benchmark: an HTTPS site on
+127.0.0.1 (:class:`Upstream`) and a `veil run` process (:class:`VeilProcess`), with
+:func:`serve_site` and :func:`start_veil` to wire one to the other for a module fixture."""
 
 from __future__ import annotations
 
@@ -14,10 +16,13 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
+import pytest
 from aiohttp import web
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -127,7 +132,7 @@ class Upstream:
 
 
 class VeilProcess:
-    """`python -m proxy run` with its own home folder, as a user would start it."""
+    """`python -m veil run` with its own home folder, as a user would start it."""
 
     def __init__(self, home: Path, settings: dict[str, object]) -> None:
         self.home = home
@@ -152,7 +157,7 @@ class VeilProcess:
         env = {**os.environ, "VEIL_HOME": str(self.home), "PYTHONUNBUFFERED": "1"}
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "proxy", "run"], cwd=REPO, env=env, stdout=log, stderr=log
+                [sys.executable, "-m", "veil", "run"], cwd=REPO, env=env, stdout=log, stderr=log
             )
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while time.monotonic() < deadline:
@@ -201,3 +206,48 @@ class VeilProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(10)
+
+
+Site = TypeVar("Site", bound=Upstream)
+
+
+def serve_site(
+    tmp_path_factory: pytest.TempPathFactory, hosts: Iterable[str], kind: type[Site] = Upstream
+) -> Iterator[Site]:
+    """For a module fixture: a ``kind`` site serving ``hosts`` with a certificate from its
+    own CA (``site.ca``, a PEM path), stopped afterwards."""
+    ca, cert, key = write_upstream_certs(tmp_path_factory.mktemp("site"), list(hosts))
+    server = kind(cert, key)
+    server.ca = ca  # type: ignore[attr-defined]
+    server.start()
+    yield server
+    server.stop()
+
+
+def start_veil(
+    home: Path,
+    site: Upstream,
+    protect: Mapping[str, Sequence[str]] = {},
+    *,
+    hosts: Iterable[str] = (),
+    policy: Mapping[str, object] | None = None,
+    **settings: object,
+) -> VeilProcess:
+    """A started `veil run` whose connections for ``hosts`` and the protected hosts go to
+    ``site`` (trusting its CA), with one policy per host of ``protect`` (host -> filters);
+    ``policy`` adds the other policy fields, ``settings`` more settings.json keys."""
+    target = f"127.0.0.1:{site.port}"
+    overrides = {host: target for host in [*hosts, *protect]}
+    veil = VeilProcess(
+        home,
+        {
+            "connect_overrides": overrides,
+            "upstream_trusted_ca": str(site.ca),  # type: ignore[attr-defined]
+            **settings,
+        },
+    ).start()
+    for host, names in protect.items():
+        body = {"enabled": True, **(policy or {}), "filters": list(names)}
+        response = veil.api("PUT", f"/policies/{host}", json=body)
+        assert response.status_code in (200, 201), response.text
+    return veil

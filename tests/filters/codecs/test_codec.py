@@ -9,7 +9,7 @@ import pytest
 from PIL import Image, JpegImagePlugin
 
 from filters import ProtectionError, UnsupportedImageError
-from filters.codec import (
+from filters.codecs import (
     MAX_PIXELS,
     decode,
     encode,
@@ -18,9 +18,9 @@ from filters.codec import (
     sent_pixels,
     thumbnail,
 )
-from filters.photo import Photo
+from filters.codecs.photo import Photo
 from tests.conftest import TAG_ORIENTATION, jpeg_with_private_metadata
-from tests.filters.conftest import encoded, opened, real_image
+from tests.photos import encoded, opened, real_image
 
 
 def changed(photo):

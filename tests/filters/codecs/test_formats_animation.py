@@ -7,13 +7,14 @@ import pytest
 from PIL import Image, ImageSequence
 
 from filters import Chain, Filter, Filtered, FilterSettings, ProtectionError
-from filters.animation import MAX_FRAMES, protect_frames
-from filters.codec import decode, encode
-from filters.giffile import gif_blocks, write_gif_metadata
+from filters.codecs import decode, encode
+from filters.codecs.frames import MAX_FRAMES
+from filters.codecs.giffile import gif_blocks, write_gif_metadata
+from filters.codecs.photo import Metadata
+from filters.codecs.webpfile import webp_chunks
 from filters.metadata import MetadataFilter
-from filters.photo import Metadata
-from filters.webpfile import webp_chunks
-from tests.filters.conftest import encoded, opened, real_image
+from filters.pipeline import protect_frames
+from tests.photos import encoded, opened, real_image
 
 SIZE = (64, 48)
 DURATIONS = [100, 200, 300]

@@ -10,7 +10,7 @@ import weakref
 
 import numpy as np
 
-from filters.codecs.decode import decode
+from filters.codecs.decoder import decode
 from filters.codecs.errors import ProtectionError, UnsupportedImageError
 from filters.codecs.formats import LOSSY_FORMATS, WEBP_LOSSY_QUALITY
 from filters.codecs.frames import encode_frames

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from filters import Protector
-from filters.batch import (
+from batch.files import (
     BatchError,
     PhotoReport,
     ProgressBar,
@@ -18,16 +17,11 @@ from filters.batch import (
     protect_batch,
     write_report,
 )
-from filters.codec import decode
-from filters.formats import sniff_format
-from filters.judge import Judge
+from filters import Protector
+from filters.codecs import decode
+from filters.codecs.formats import sniff_format
 from tests.conftest import jpeg_with_private_metadata
-from tests.filters.conftest import PHOTOS, encoded, opened, real_image
-
-
-@pytest.fixture(scope="module")
-def judge() -> Judge:
-    return Judge.load()
+from tests.photos import PHOTOS, encoded, opened, real_image
 
 
 @pytest.fixture
@@ -96,11 +90,13 @@ def test_batch_keeps_names_formats_sizes_and_inputs(photos, tmp_path, surrogate)
         original, written = job.source.read_bytes(), job.target.read_bytes()
         assert job.target.name == job.source.name
         assert sniff_format(written) == sniff_format(original) == report.format
-        assert opened(written).size == opened(original).size == (report.width, report.height)
-        # The metadata filter leaves pixels alone: both classifiers' labels cannot change.
-        assert report.surrogate_after == report.surrogate_before
+        record = report.record
+        assert opened(written).size == opened(original).size == (record.width, record.height)
+        # The metadata filter leaves pixels alone: the classifier's label cannot change.
+        assert record.label_after == record.label_before
+        assert record.confidence_after == record.confidence_before
         assert report.judge_before is None  # no judge asked for
-    assert "GPS" in " ".join(reports[0].metadata_removed)
+    assert "GPS" in " ".join(reports[0].record.metadata_removed)
     for path, data in before.items():
         assert path.read_bytes() == data
     assert not list((tmp_path / "out").rglob(".veil-*"))
@@ -116,7 +112,7 @@ def test_batch_report_has_both_classifiers_and_colour_difference(tmp_path, surro
     )
     assert report.ok, report.error
     sent = decode(jobs[0].target.read_bytes()).pixels
-    assert report.surrogate_after["index"] == surrogate.predict(sent).index
+    assert report.record.label_after == surrogate.predict(sent).label
     after = judge.predict(sent)
     assert report.judge_after == {
         "index": after.index,
@@ -126,12 +122,13 @@ def test_batch_report_has_both_classifiers_and_colour_difference(tmp_path, surro
     assert report.judge_before["index"] == judge.predict(decode(source.read_bytes()).pixels).index
     assert report.judge_after_upload is not None
     assert 0 < report.ciede2000 < 10
-    assert 0.8 < report.ssim <= 1
+    assert 0.8 < report.record.ssim <= 1
     path = tmp_path / "reports" / "hen.jpg.json"
     write_report(report, path)
     saved = json.loads(path.read_text())
     assert saved["judge_after"] == report.judge_after
     assert saved["strength"] == "low" and saved["profile"] == "instagram"
+    assert saved["label_after"] == report.record.label_after  # the record's fields, flat
 
 
 def test_batch_rejects_an_unknown_profile_before_touching_photos(photos, tmp_path, surrogate):

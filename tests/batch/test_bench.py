@@ -1,10 +1,9 @@
-"""filters/evaluation.py and filters/bench_report.py: the benchmark in quick mode, its parts."""
+"""batch/bench.py and the modules beside it: the benchmark in quick mode, its parts."""
 
 from __future__ import annotations
 
 import csv
 import dataclasses
-import doctest
 import io
 import json
 import time
@@ -14,38 +13,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import filters.bench_report
-import filters.evaluation
+from batch.bench import run_bench, steps
+from batch.machine import MemorySampler
+from batch.report import OUTPUT_FILES, markdown_table, write_outputs
+from batch.results import BenchConfig, PhotoResult, summarise
+from batch.samples import DEFAULT_DATA, BenchError, load_samples, parse_size, prepare_photo
+from batch.upload import simulate_upload
 from filters import Protector
-from filters.bench_report import (
-    OUTPUT_FILES,
-    MemorySampler,
-    markdown_table,
-    summarise,
-    write_outputs,
-)
-from filters.evaluation import (
-    DEFAULT_DATA,
-    BenchConfig,
-    BenchError,
-    PhotoResult,
-    load_samples,
-    parse_size,
-    prepare_photo,
-    run_bench,
-    steps,
-)
-from filters.judge import Judge
-from filters.platforms import simulate_upload
 from tests.conftest import IMAGENET_SAMPLE, imagenet_labels
-from tests.filters.conftest import PHOTOS, encoded, opened, real_image
+from tests.photos import PHOTOS, encoded, opened, real_image
 
 TINY = (160, 120)
-
-
-@pytest.fixture(scope="module")
-def judge() -> Judge:
-    return Judge.load()
 
 
 def tiny_sample(folder: Path, names: tuple[str, ...] = PHOTOS[:2]) -> Path:
@@ -61,12 +39,6 @@ def tiny_sample(folder: Path, names: tuple[str, ...] = PHOTOS[:2]) -> Path:
             wnid, _, label = name.partition("_")
             writer.writerow([file, labels[file], wnid, label])
     return folder
-
-
-@pytest.mark.parametrize("module", [filters.evaluation, filters.bench_report])
-def test_docstring_examples(module):
-    failures, tried = doctest.testmod(module)
-    assert tried > 0 and failures == 0
 
 
 def test_default_data_is_the_shared_sample():
@@ -169,7 +141,8 @@ def test_quick_bench_end_to_end(tmp_path, surrogate, judge):
     for photo in run.photos:
         assert photo.error is None, photo.error
         original = (data / photo.file).read_bytes()
-        assert photo.judge_before == judge.topk(np.asarray(simulate_upload(original, "instagram")))
+        uploaded = simulate_upload(np.asarray(opened(original).convert("RGB")), "instagram")
+        assert photo.judge_before == judge.topk(uploaded)
         assert photo.surrogate_before == surrogate.predict(np.asarray(opened(original))).index
         assert len(photo.judge_after) == 5 and photo.surrogate_after is not None
         # The filter changed the pixels, and the figures say by how much.

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-import filters.surrogate
-from filters.device import compute_device, parse_device
-from filters.judge import Judge
-from filters.surrogate import Surrogate, scaled_view
-from tests.filters.conftest import real_image
+import filters.shared.surrogate
+from batch.judge import Judge
+from filters.shared.device import compute_device, parse_device
+from filters.shared.surrogate import Surrogate, scaled_view
+from tests.photos import real_image
 
 on_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="torch sees no CUDA GPU")
 
@@ -67,9 +67,9 @@ def test_models_and_views_are_on_the_compute_device(surrogate):
 @on_gpu
 def test_gpu_view_is_the_cpu_view_within_a_level(monkeypatch):
     pixels = np.asarray(real_image(size=(640, 480)))
-    monkeypatch.setattr(filters.surrogate, "compute_device", lambda: torch.device("cpu"))
+    monkeypatch.setattr(filters.shared.surrogate, "compute_device", lambda: torch.device("cpu"))
     on_cpu = scaled_view(pixels)
-    monkeypatch.setattr(filters.surrogate, "compute_device", lambda: torch.device("cuda"))
+    monkeypatch.setattr(filters.shared.surrogate, "compute_device", lambda: torch.device("cuda"))
     on_cuda = scaled_view(pixels)
     assert on_cuda.device.type == "cuda"
     assert float((on_cuda.cpu() - on_cpu).abs().max()) <= 1 / 255 + 1e-6
@@ -78,10 +78,10 @@ def test_gpu_view_is_the_cpu_view_within_a_level(monkeypatch):
 @on_gpu
 def test_gpu_logits_are_the_cpu_logits(monkeypatch):
     pixels = np.asarray(real_image())
-    monkeypatch.setattr(filters.surrogate, "compute_device", lambda: torch.device("cpu"))
+    monkeypatch.setattr(filters.shared.surrogate, "compute_device", lambda: torch.device("cpu"))
     on_cpu = Surrogate.load()
     view = on_cpu.view(pixels)
-    monkeypatch.setattr(filters.surrogate, "compute_device", lambda: torch.device("cuda"))
+    monkeypatch.setattr(filters.shared.surrogate, "compute_device", lambda: torch.device("cuda"))
     on_cuda = Surrogate.load()
     with torch.inference_mode():
         expected, got = on_cpu.logits(view), on_cuda.logits(view)

@@ -8,11 +8,11 @@ import pytest
 from PIL import features
 
 from filters import FilterSettings, UnsupportedImageError
-from filters.codec import decode, encode, orientation
-from filters.heiffile import pad_heif
+from filters.codecs import decode, encode, orientation
+from filters.codecs.heiffile import pad_heif
 from filters.metadata import MetadataFilter
 from tests.conftest import IFD_GPS, TAG_MAKE, TAG_ORIENTATION, private_exif, srgb_icc
-from tests.filters.conftest import encoded, opened, real_image
+from tests.photos import encoded, opened, real_image
 
 pillow_heif.register_heif_opener()
 KINDS = [

@@ -1,4 +1,4 @@
-"""filters/judge.py: the held-out MobileNetV2 reads real photos as torchvision does."""
+"""batch/judge.py: the held-out MobileNetV2 reads real photos as torchvision does."""
 
 from __future__ import annotations
 
@@ -6,16 +6,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import filters.judge
-from filters.judge import CROP, Judge, judge_view
+import batch.judge
+from batch.judge import CROP, judge_view
 from tests.conftest import imagenet_labels, imagenet_photo
 
 NAMES = ("n01514859_hen", "n04509417_unicycle", "n07836838_chocolate_sauce", "n02690373_airliner")
-
-
-@pytest.fixture(scope="module")
-def judge() -> Judge:
-    return Judge.load()
 
 
 def photo(name: str) -> np.ndarray:
@@ -59,6 +54,6 @@ def test_no_filter_uses_the_judge():
     # The judge is held out: the filters that make perturbations must never import it.
     from pathlib import Path
 
-    source = Path(filters.judge.__file__).parent
+    source = Path(batch.judge.__file__).parent
     users = [p.name for p in source.glob("*.py") if "filters.judge" in p.read_text()]
     assert users == []

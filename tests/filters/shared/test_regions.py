@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import doctest
-
 import numpy as np
 import pytest
 from PIL import Image
 
-import filters.regions
-from filters.regions import MASK_EDGE, REGIONS, _segment_people, find_regions, person_mask
+from filters.shared.regions import MASK_EDGE, REGIONS, _segment_people, find_regions, person_mask
 from tests.conftest import SHARED_DATA
-from tests.filters.conftest import PHOTOS, real_image
+from tests.photos import PHOTOS, real_image
 
 FACES = SHARED_DATA / "faces"
 
@@ -22,11 +19,6 @@ def face_photo(name: str, edge: int = 320) -> np.ndarray:
         image = image.convert("RGB")
         image.thumbnail((edge, edge), Image.Resampling.LANCZOS)
         return np.asarray(image)
-
-
-def test_docstring_examples():
-    failures, tried = doctest.testmod(filters.regions)
-    assert tried > 0 and failures == 0
 
 
 def test_a_face_confirms_the_person_around_it():

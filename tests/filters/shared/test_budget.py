@@ -7,16 +7,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from filters.budget import (
-    PERCEPTUAL_BUDGETS,
+from filters.shared.budget import (
     check_pixels,
     fit_scale,
     measure,
     texture_mask,
     tightened,
 )
-from filters.quality import ciede2000, ssim
-from tests.filters.conftest import real_image
+from filters.shared.quality import ciede2000, ssim
+from filters.shared.strengths import BUDGETS
+from tests.photos import real_image
 
 
 def smooth_change(shape: tuple[int, int], amplitude: float, seed: int = 0) -> np.ndarray:
@@ -28,7 +28,7 @@ def smooth_change(shape: tuple[int, int], amplitude: float, seed: int = 0) -> np
 
 
 def test_strengths_are_ordered():
-    low, medium, high = (PERCEPTUAL_BUDGETS[s] for s in ("low", "medium", "high"))
+    low, medium, high = (BUDGETS[s].perceptual for s in ("low", "medium", "high"))
     assert low.ssim_min > medium.ssim_min > high.ssim_min
     assert low.delta_e_max < medium.delta_e_max < high.delta_e_max
     assert low.eps < medium.eps < high.eps
@@ -49,7 +49,7 @@ def test_texture_mask_favours_texture():
 
 @pytest.mark.parametrize("strength", ["low", "medium", "high"])
 def test_fit_scale_keeps_the_budget_and_spends_it(strength):
-    budget = PERCEPTUAL_BUDGETS[strength]
+    budget = BUDGETS[strength].perceptual
     pixels = np.asarray(real_image(size=(200, 160)))
     change = smooth_change(pixels.shape[:2], 60.0)
     scale = fit_scale(pixels, change, budget)
@@ -63,9 +63,9 @@ def test_fit_scale_keeps_the_budget_and_spends_it(strength):
 
 def test_fit_scale_keeps_a_change_within_budget_whole():
     pixels = np.asarray(real_image(size=(200, 160)))
-    assert fit_scale(pixels, smooth_change(pixels.shape[:2], 1.0), PERCEPTUAL_BUDGETS["low"]) == 1
+    assert fit_scale(pixels, smooth_change(pixels.shape[:2], 1.0), BUDGETS["low"].perceptual) == 1
     with pytest.raises(ValueError, match="differ in shape"):
-        fit_scale(pixels, np.zeros((10, 10, 3)), PERCEPTUAL_BUDGETS["low"])
+        fit_scale(pixels, np.zeros((10, 10, 3)), BUDGETS["low"].perceptual)
 
 
 def test_check_pixels_stand_for_the_full_photo():
@@ -86,7 +86,7 @@ def test_check_pixels_stand_for_the_full_photo():
 def test_tightened_takes_the_encoders_own_loss_off_the_bounds():
     rng = np.random.default_rng(0)
     pixels = np.asarray(real_image())
-    budget = PERCEPTUAL_BUDGETS["medium"]
+    budget = BUDGETS["medium"].perceptual
     grain = F.avg_pool2d(torch.from_numpy(rng.normal(0, 40, (1, 1, *pixels.shape[:2]))), 3, 1, 1)
     change = np.repeat(grain[0, 0].numpy()[..., None], 3, axis=2)
     # What an encoder adds on top, whatever the change: a level or two either way.

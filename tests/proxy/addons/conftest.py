@@ -1,0 +1,118 @@
+"""The addons' unit tests: hooks called directly on test flows, with the real store and a
+fake protector in place of the models (the end-to-end tests run the real ones)."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+from mitmproxy import http
+from mitmproxy.test import tflow, tutils
+
+from filters import FilterSettings, Protected, ProtectionError, ProtectionRecord
+from filters.codecs import decode, encode, encode_to_size
+from filters.metadata import MetadataFilter
+from proxy.outcomes import Outcomes
+from proxy.policies import Policy
+from proxy.policybook import PolicyBook
+from proxy.store import Store
+from tests.conftest import imagenet_photo, jpeg_with_private_metadata
+
+SITE = "photos.example.com"
+
+
+class FakeProtector:
+    """The real codecs and metadata filter, and instead of an attack a visible mark: the
+    top-left pixel turns white. No models, so the addons' tests run in milliseconds.
+
+    ``delay`` (seconds) slows each photo; ``fail`` makes each one raise. ``calls`` counts
+    the images protected, ``loaded`` the filter names loaded.
+    """
+
+    def __init__(self, *, delay: float = 0.0, fail: str | None = None) -> None:
+        self.delay, self.fail = delay, fail
+        self.calls = 0
+        self.loaded: list[str] = []
+
+    def load(self, filters: Sequence[str]) -> None:
+        self.loaded += list(filters)
+
+    def protect(
+        self,
+        data: bytes,
+        filters: Sequence[str],
+        strength: str = "medium",
+        *,
+        profile: str = "none",
+        exact_size: bool = False,
+    ) -> Protected:
+        started = time.perf_counter()
+        self.calls += 1
+        time.sleep(self.delay)
+        if self.fail:
+            raise ProtectionError(self.fail)
+        photo = decode(data)
+        filtered = MetadataFilter().apply(photo, FilterSettings())
+        pixels = filtered.photo.pixels.copy()
+        pixels[0, 0] = 255
+        marked = filtered.photo.with_pixels(pixels)
+        output = encode_to_size(marked, len(data)) if exact_size else encode(marked)
+        report = {"metadata": filtered.report, "mark": {}}
+        return Protected(data, output, photo, decode(output), tuple(filters), report, started)
+
+    def measure(self, protected: Protected) -> ProtectionRecord:
+        return ProtectionRecord(
+            sha256_before=hashlib.sha256(protected.source).hexdigest(),
+            sha256_after=hashlib.sha256(protected.data).hexdigest(),
+            size_before=len(protected.source),
+            size_after=len(protected.data),
+            width=protected.original.width,
+            height=protected.original.height,
+            metadata_removed=protected.metadata_removed,
+            label_before="original",
+            confidence_before=1.0,
+            label_after="marked",
+            confidence_after=1.0,
+            ssim=None,
+            psnr=None,
+            elapsed_ms=1.0,
+        )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    store = Store.open(tmp_path / "veil.db", seed_defaults=False)
+    store.put_policy(Policy(site=SITE, filters=("metadata",), profile="none"))
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def book(store: Store) -> PolicyBook:
+    return PolicyBook(store)
+
+
+@pytest.fixture
+def outcomes(store: Store) -> Outcomes:
+    return Outcomes(store)
+
+
+@pytest.fixture(scope="module")
+def photo() -> bytes:
+    return jpeg_with_private_metadata(imagenet_photo("n01514859_hen"), size=(160, 120))
+
+
+def flow_for(
+    path: str, body: bytes = b"", host: str = SITE, method: str = "POST", **headers: str
+) -> http.HTTPFlow:
+    """A live flow to ``host`` carrying ``body`` as sent (no Content-Encoding undone)."""
+    request = tutils.treq(
+        host=host, port=443, method=method.encode(), path=path.encode(), content=b""
+    )
+    request.headers.clear()
+    request.headers.update(headers)
+    request.raw_content = body
+    return tflow.tflow(req=request)

@@ -1,0 +1,153 @@
+"""proxy/addons/protect.py: buffered uploads to protected sites, image by image, on the worker."""
+
+from __future__ import annotations
+
+import gzip
+import io
+
+from mitmproxy.test import taddons
+from PIL import Image
+
+from proxy import multipart
+from proxy.addons.protect import UploadProtector
+from proxy.outcomes import BLOCK_STATUS, Outcomes
+from proxy.policies import Policy
+from proxy.policybook import PolicyBook
+from tests.conftest import IFD_GPS
+from tests.proxy.addons.conftest import SITE, FakeProtector, flow_for
+from tests.proxy.test_multipart import BOUNDARY, field, file_part, form_body
+
+
+def protector_addon(
+    book: PolicyBook, outcomes: Outcomes, fake: FakeProtector | None = None
+) -> UploadProtector:
+    return UploadProtector(book, outcomes, fake or FakeProtector(), ["metadata"])
+
+
+async def test_the_models_load_on_the_worker_when_the_proxy_runs(book, outcomes):
+    fake = FakeProtector()
+    addon = protector_addon(book, outcomes, fake)
+    with taddons.context(addon):
+        assert fake.loaded == []
+        await addon.running()
+        assert fake.loaded == ["metadata"]
+        addon.done()
+
+
+async def test_gzip_encoded_photo_is_protected_and_reencoded(book, outcomes, store, photo):
+    fake = FakeProtector()
+    addon = protector_addon(book, outcomes, fake)
+    with taddons.context(addon):
+        await addon.running()
+        flow = flow_for(
+            "/up?sig=1", gzip.compress(photo), method="PUT", **{"Content-Encoding": "gzip"}
+        )
+        await addon.request(flow)
+    assert flow.response is None and fake.calls == 1
+    assert flow.request.headers["content-encoding"] == "gzip"
+    sent = gzip.decompress(flow.request.raw_content)
+    assert int(flow.request.headers["content-length"]) == len(flow.request.raw_content)
+    image = Image.open(io.BytesIO(sent))
+    assert not image.getexif().get_ifd(IFD_GPS) and image.convert("RGB").getpixel((0, 0)) != (
+        0,
+        0,
+        0,
+    )
+    [entry], total = store.list_audit(site=SITE)
+    assert total == 1 and entry.outcome == "protected" and entry.path == "/up"
+    assert entry.record is not None and entry.record.label_after == "marked"
+    assert "GPS" in entry.record.metadata_removed
+
+
+async def test_deadline_exceeded_blocks_the_upload(book, outcomes, store, photo):
+    addon = protector_addon(book, outcomes, FakeProtector(delay=0.5))
+    with taddons.context(addon) as context:
+        context.configure(addon, filter_deadline_s=0.05)
+        await addon.running()
+        flow = flow_for("/up", photo)
+        await addon.request(flow)
+        addon.done()
+    assert flow.response is not None and flow.response.status_code == BLOCK_STATUS
+    assert b"deadline" in flow.response.content and b"0.05 s" in flow.response.content
+    [entry], _ = store.list_audit()
+    assert entry.outcome == "blocked" and "deadline" in (entry.reason or "")
+
+
+async def test_a_failed_photo_follows_the_policy(book, outcomes, store, photo):
+    addon = protector_addon(book, outcomes, FakeProtector(fail="cannot protect this"))
+    with taddons.context(addon):
+        await addon.running()
+        blocked = flow_for("/up", photo)
+        await addon.request(blocked)
+        store.put_policy(Policy(site=SITE, filters=("metadata",), on_failure="send_original"))
+        book.reload()
+        passed = flow_for("/up", photo)
+        await addon.request(passed)
+    assert blocked.response is not None and blocked.response.status_code == BLOCK_STATUS
+    assert passed.response is None and passed.request.raw_content == photo
+    outcomes_seen = [entry.outcome for entry in store.list_audit()[0]]
+    assert outcomes_seen == ["passed", "blocked"]  # newest first
+
+
+async def test_an_upload_before_the_worker_runs_is_blocked(book, outcomes, store, photo):
+    addon = protector_addon(book, outcomes)
+    with taddons.context(addon):
+        flow = flow_for("/up", photo)
+        await addon.request(flow)
+    assert flow.response is not None and flow.response.status_code == BLOCK_STATUS
+    assert store.list_audit()[0][0].outcome == "blocked"
+
+
+async def test_non_image_upload_is_left_alone(book, outcomes, store):
+    fake = FakeProtector()
+    addon = protector_addon(book, outcomes, fake)
+    body = b'{"status": "hello"}'
+    with taddons.context(addon):
+        await addon.running()
+        flow = flow_for("/up", body, method="PUT", **{"Content-Type": "application/json"})
+        await addon.request(flow)
+    assert flow.response is None and flow.request.raw_content == body
+    assert store.list_audit() == ([], 0) and fake.calls == 0
+
+
+async def test_undecodable_encoding_on_protected_site_is_blocked(book, outcomes, photo):
+    addon = protector_addon(book, outcomes)
+    with taddons.context(addon):
+        await addon.running()
+        flow = flow_for("/up", photo, method="PUT", **{"Content-Encoding": "gzip"})  # is not
+        await addon.request(flow)
+    assert flow.response is not None and flow.response.status_code == BLOCK_STATUS
+
+
+async def test_unprotected_hosts_are_not_touched(book, outcomes, photo):
+    fake = FakeProtector()
+    addon = protector_addon(book, outcomes, fake)
+    with taddons.context(addon):
+        await addon.running()
+        flow = flow_for("/up", photo, host="elsewhere.example")
+        await addon.request(flow)
+    assert flow.response is None and flow.request.raw_content == photo and fake.calls == 0
+
+
+async def test_a_multipart_body_is_parsed_once(book, outcomes, store, photo, monkeypatch):
+    parses = []
+    real = multipart.parse_multipart
+
+    def counted(body: bytes, boundary: str) -> multipart.Multipart:
+        parses.append(len(body))
+        return real(body, boundary)
+
+    monkeypatch.setattr(multipart, "parse_multipart", counted)
+    addon = protector_addon(book, outcomes)
+    parts = [field("caption", b"holiday"), file_part("file", "a.jpg", "image/jpeg", photo)]
+    with taddons.context(addon):
+        await addon.running()
+        flow = flow_for(
+            "/media",
+            form_body(parts),
+            **{"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"},
+        )
+        await addon.request(flow)
+    assert flow.response is None and len(parses) == 1
+    [entry], _ = store.list_audit()
+    assert entry.outcome == "protected" and entry.filename == "a.jpg"

@@ -9,6 +9,7 @@ measurement is one new field of this class.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from dataclasses import dataclass, field
@@ -85,6 +86,7 @@ class RecordField:
     doc: str = ""
 
 
+@functools.cache
 def fields_of(cls: type) -> tuple[RecordField, ...]:
     """The fields of a flat dataclass whose values are plain: see :data:`FieldKind`.
 

@@ -15,8 +15,9 @@ import numpy as np
 
 from filters.codecs.errors import ProtectionError
 from filters.codecs.photo import Photo
+from filters.defaults import DEFAULT_STRENGTH
 from filters.shared.platforms import get_profile
-from filters.shared.strengths import STRENGTHS
+from filters.shared.strengths import STRENGTHS, canonical_strength
 
 if TYPE_CHECKING:
     from filters.shared.surrogate import Surrogate
@@ -28,12 +29,14 @@ __all__ = ["Chain", "Filter", "FilterSettings", "Filtered", "Toolkit"]
 class FilterSettings:
     """How hard to protect, and the seed that makes a run repeatable.
 
+    An old strength name (``low``, ``medium``, ``high``) is taken as its new one.
+
     Raises:
         ProtectionError: ``strength`` is not one of :data:`STRENGTHS`, ``profile`` not a
             platform profile, or a private label not an ImageNet class index.
     """
 
-    strength: str = "medium"
+    strength: str = DEFAULT_STRENGTH
     seed: int | None = None
     # The platform recompression to survive ("none", "facebook", "instagram").
     profile: str = "none"
@@ -41,6 +44,7 @@ class FilterSettings:
     private_labels: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "strength", canonical_strength(self.strength))  # old names
         if self.strength not in STRENGTHS:
             raise ProtectionError(
                 f"unknown strength {self.strength!r}; choose one of {', '.join(STRENGTHS)}"

@@ -26,6 +26,7 @@ from filters.codecs.photo import Photo
 from filters.measure import measure
 from filters.record import Protected, ProtectionRecord
 from filters.registry import FILTERS
+from filters.shared.cpu import CpuShare
 from filters.shared.surrogate import Surrogate
 
 __all__ = ["Protector", "protect_frames"]
@@ -75,6 +76,8 @@ class Protector:
     def __init__(self, surrogate: Surrogate | None = None) -> None:
         self._surrogate = surrogate
         self._filters: dict[str, Filter] = {}
+        # Sized before each photo: a pool larger than the free cores is many times slower.
+        self._cpu = CpuShare()
 
     @property
     def surrogate(self) -> Surrogate:
@@ -128,6 +131,7 @@ class Protector:
                 output that cannot be made to fit ``exact_size``.
         """
         started = time.perf_counter()
+        self._cpu.fit_threads()
         if not isinstance(data, bytes | bytearray | memoryview):
             raise ProtectionError(f"expected the image as bytes, got {type(data).__name__}")
         data = bytes(data)

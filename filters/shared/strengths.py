@@ -1,9 +1,14 @@
 """How hard each strength protects: one table with every filter's budget per strength.
 
-A strength is not only an epsilon: the transfer attack (``pfgsm``) keeps an SSIM and a mean
-CIEDE2000 bound, ``colorfool`` bounds its colour shifts and ``edgefool`` its detail gain.
-Each filter reads its own column of :data:`BUDGETS`, so a strength is changed in one place.
-Pure data: no torch.
+Strengths are named by what a person sees: ``invisible`` (the default: no more visible than
+the platform's own JPEG), ``subtle`` (visible only side by side, zoomed in) and ``strong``
+(visible; the most protection). The transfer attack (``pfgsm``) caps each pixel's change
+where texture hides it and keeps SSIMULACRA2 above a floor; ``colorfool`` bounds its colour
+shifts and ``edgefool`` its detail gain. Each filter reads its own column of :data:`BUDGETS`,
+so a strength is changed in one place. Pure data: no torch.
+
+The names before (``low``, ``medium``, ``high``) still work: :func:`canonical_strength`
+maps them, and stored policies are migrated to the new names.
 """
 
 from __future__ import annotations
@@ -12,12 +17,14 @@ from dataclasses import dataclass
 
 __all__ = [
     "BUDGETS",
+    "LEGACY_STRENGTHS",
     "STRENGTHS",
     "Budgets",
     "ColourBudget",
     "DetailBudget",
     "PerceptualBudget",
     "budgets_for",
+    "canonical_strength",
 ]
 
 
@@ -26,14 +33,27 @@ class PerceptualBudget:
     """Bounds the transfer attack keeps (see ``filters.shared.budget``).
 
     Attributes:
-        eps: the largest change of one pixel channel, in [0, 1] units (in textured areas).
-        ssim_min: the SSIM the output keeps at least.
-        delta_e_max: the mean CIEDE2000 the output keeps at most.
+        eps: the largest change of one pixel channel, in [0, 1] units, in busy texture; the
+            texture mask scales it down elsewhere, to nearly nothing in flat areas and at
+            strong edges.
+        ssimulacra2_min: the SSIMULACRA2 the photo keeps at least, as a screen shows it.
+        lightness: the share of each step that is the same on R, G and B (1: grey, a change
+            of lightness only, which colour-sensitive measures and eyes forgive most).
+        smoothing: sigma of the gradient's smoothing, in view pixels (0: none).
+        steps, step_size: the attack's gradient steps, and each one's size as a share of the
+            per-pixel cap: at the invisible strength 12 steps of 0.9 fill the small cap as
+            20 of 0.5 do (judge top-1 70% against 67% on the tuning photos) in 1.3 s, not 1.9.
+        top_up: plain steps allowed after the attack until the surrogate is fooled: at the
+            invisible strength they rarely get there, and each costs a full-size check.
     """
 
     eps: float
-    ssim_min: float
-    delta_e_max: float
+    ssimulacra2_min: float
+    lightness: float
+    smoothing: float
+    steps: int
+    step_size: float
+    top_up: int
 
 
 @dataclass(frozen=True)
@@ -72,42 +92,84 @@ class DetailBudget:
 
 @dataclass(frozen=True)
 class Budgets:
-    """One strength, for every filter that spends a budget."""
+    """One strength, for every filter that spends a budget, and what it means to a person."""
 
     perceptual: PerceptualBudget
     colour: ColourBudget
     detail: DetailBudget
+    description: str
 
 
 BUDGETS: dict[str, Budgets] = {
-    # eps caps the busiest texture only (the texture mask scales it down elsewhere). On the
-    # development photos medium's 36/255 spends a mean CIEDE2000 of about 2.2 (24/255: 2.0).
-    "low": Budgets(
-        PerceptualBudget(eps=18 / 255, ssim_min=0.98, delta_e_max=1.5),
+    # Measured on the tuning half of the benchmark photos (classes 4 mod 8), facebook profile;
+    # see the README's frontier. JPEG at quality 85 of the same photos: SSIMULACRA2 81.7,
+    # Butteraugli 1.9. A cap of 7/255 keeps the change spread out (Butteraugli 3.0, judge
+    # top-1 77% -> 67%); 12/255 let it gather where the classifier looks (4.7, 47%).
+    "invisible": Budgets(
+        PerceptualBudget(
+            eps=7 / 255,
+            ssimulacra2_min=80,
+            lightness=1,
+            smoothing=0,
+            steps=12,
+            step_size=0.9,
+            top_up=0,
+        ),
         ColourBudget(max_shift=10, delta_e=3.0, ssim=0.97, trials=100, steps=12, margin=0.5),
         DetailBudget(enhance=0.25, max_gain=1.5, delta_e=1.5, ssim=0.97, steps=15, margin=0.5),
+        "no more visible than the platform's own compression; the least protection",
     ),
-    "medium": Budgets(
-        PerceptualBudget(eps=36 / 255, ssim_min=0.95, delta_e_max=2.5),
+    "subtle": Budgets(
+        PerceptualBudget(
+            eps=16 / 255,
+            ssimulacra2_min=70,
+            lightness=1,
+            smoothing=0,
+            steps=20,
+            step_size=0.5,
+            top_up=6,
+        ),
         ColourBudget(max_shift=18, delta_e=5.0, ssim=0.95, trials=200, steps=16, margin=1),
         DetailBudget(enhance=0.5, max_gain=2.5, delta_e=2.5, ssim=0.95, steps=20, margin=1),
+        "visible only side by side, zoomed in; more protection",
     ),
-    "high": Budgets(
-        PerceptualBudget(eps=48 / 255, ssim_min=0.92, delta_e_max=3.5),
+    "strong": Budgets(
+        PerceptualBudget(
+            eps=36 / 255,
+            ssimulacra2_min=35,
+            lightness=0.8,
+            smoothing=1,
+            steps=20,
+            step_size=0.5,
+            top_up=20,
+        ),
         ColourBudget(max_shift=30, delta_e=8.0, ssim=0.92, trials=300, steps=20, margin=2),
         DetailBudget(enhance=0.75, max_gain=4.0, delta_e=4.0, ssim=0.92, steps=30, margin=2),
+        "visible to anyone who looks; the most protection",
     ),
 }
 STRENGTHS: tuple[str, ...] = tuple(BUDGETS)
+# The names before the strengths said what they look like: low and medium (the old
+# default, which every shipped policy had) become invisible, high becomes strong.
+LEGACY_STRENGTHS = {"low": "invisible", "medium": "invisible", "high": "strong"}
+
+
+def canonical_strength(name: str) -> str:
+    """A strength's current name; an old one is mapped, anything else returned as it is.
+
+    >>> canonical_strength("medium"), canonical_strength("subtle")
+    ('invisible', 'subtle')
+    """
+    return LEGACY_STRENGTHS.get(name, name)
 
 
 def budgets_for(strength: str) -> Budgets:
-    """The budgets of one strength.
+    """The budgets of one strength (an old name is mapped).
 
     Raises:
         KeyError: not one of :data:`STRENGTHS` (``FilterSettings`` checks it first).
 
-    >>> budgets_for("low").perceptual.ssim_min
-    0.98
+    >>> budgets_for("low").perceptual.ssimulacra2_min
+    80.0
     """
-    return BUDGETS[strength]
+    return BUDGETS[canonical_strength(strength)]

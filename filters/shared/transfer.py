@@ -60,7 +60,6 @@ class AttackConfig:
         pull: weight of pulling the target up.
         likely: how many top classes count as what the photo shows.
         margin: logit lead the output's top-1 needs over the photo's own label.
-        top_up: plain steps allowed afterwards until the surrogate on the output is fooled.
     """
 
     steps: int = 20
@@ -79,7 +78,6 @@ class AttackConfig:
     pull: float = 0.1
     likely: int = 10
     margin: float = 1.0
-    top_up: int = 20
 
 
 def choose_target(

@@ -1,0 +1,150 @@
+"""How visible a change is, by the measures built to predict what a person sees.
+
+SSIMULACRA2 (:mod:`filters.shared.ssimulacra2`, 100 identical, 90 visually lossless, 70 high
+quality) and Butteraugli (libjxl's ``butteraugli_main``; its max-norm is below about 1 where
+two images look the same, and catches the worst local change). Both compare a photo as a
+screen shows it: photos larger than :data:`SCREEN_EDGE` are first reduced by a whole factor
+(box means), so a 12 MP photo is judged at about 1 MP, and a photo that size at its own.
+
+The yardstick is the platform's own recompression: the same measures of the photo encoded
+as JPEG at the platform's quality, which every viewer of the post sees anyway.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import math
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from filters.shared.ssimulacra2 import Ssimulacra2
+
+__all__ = [
+    "BUTTERAUGLI_TOOL",
+    "SCREEN_EDGE",
+    "Visibility",
+    "butteraugli",
+    "describe",
+    "jpeg_round_trip",
+    "screen_factor",
+    "screen_view",
+]
+
+# A laptop or phone shows a photo at about this many pixels across: what people look at.
+SCREEN_EDGE = 1024
+# libjxl's reference Butteraugli (Debian: libjxl-devtools); None where it is not installed.
+BUTTERAUGLI_TOOL = "butteraugli_main"
+# Where a change stops being one a person would notice, on each measure.
+_WORDS = (
+    (90.0, 1.2, "no visible change"),
+    (80.0, 3.0, "none at normal size; on a close look, like the platform's own compression"),
+    (65.0, 6.0, "visible on a close look, side by side"),
+)
+
+
+def screen_factor(height: int, width: int) -> int:
+    """The whole factor that brings a photo's long edge to at most :data:`SCREEN_EDGE`.
+
+    >>> screen_factor(3000, 4000), screen_factor(375, 500)
+    (4, 1)
+    """
+    return max(1, math.ceil(max(height, width) / SCREEN_EDGE))
+
+
+def screen_view(pixels: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 as a screen shows it: box means by :func:`screen_factor`."""
+    factor = screen_factor(*pixels.shape[:2])
+    if factor == 1:
+        return pixels
+    return np.asarray(Image.fromarray(pixels).reduce(factor))
+
+
+def jpeg_round_trip(pixels: np.ndarray, quality: int) -> np.ndarray:
+    """The pixels after a JPEG encode at ``quality`` (4:2:0, as platforms write)."""
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "JPEG", quality=quality)
+    return np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"))
+
+
+@functools.cache
+def _tool() -> str | None:
+    return shutil.which(BUTTERAUGLI_TOOL)
+
+
+def butteraugli(reference: np.ndarray, distorted: np.ndarray) -> float | None:
+    """Butteraugli's max-norm distance of two (H, W, 3) uint8 sRGB images (0: identical);
+    None where libjxl's tool is not installed or fails.
+
+    Written images are PNG in a private temporary folder: the tool reads files only.
+    """
+    if reference.shape != distorted.shape:
+        raise ValueError(f"images differ in shape: {reference.shape} and {distorted.shape}")
+    tool = _tool()
+    if tool is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="veil-butteraugli-") as folder:
+        paths = Path(folder) / "a.png", Path(folder) / "b.png"
+        Image.fromarray(reference).save(paths[0], compress_level=1)
+        Image.fromarray(distorted).save(paths[1], compress_level=1)
+        done = subprocess.run([tool, *map(str, paths)], capture_output=True, text=True, timeout=120)
+    try:
+        return round(float(done.stdout.split()[0]), 4)
+    except (IndexError, ValueError):
+        return None
+
+
+def describe(ssimulacra2: float | None, butteraugli: float | None) -> str:
+    """The change in words a person understands, from the worse of the two measures.
+
+    >>> describe(93.0, 0.8), describe(83.0, 2.1), describe(71.0, 2.0), describe(40.0, None)
+    ('no visible change', "none at normal size; on a close look, like the platform's own \
+compression", 'visible on a close look, side by side', 'visible')
+    """
+    if ssimulacra2 is None:
+        return "not measured"
+    for least, most, words in _WORDS:
+        if ssimulacra2 >= least and (butteraugli is None or butteraugli <= most):
+            return words
+    return "visible"
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """The visible-difference measures of a change, beside the platform's own JPEG's."""
+
+    ssimulacra2: float
+    butteraugli: float | None
+    platform_ssimulacra2: float
+    platform_butteraugli: float | None
+
+    @property
+    def words(self) -> str:
+        return describe(self.ssimulacra2, self.butteraugli)
+
+    @classmethod
+    def measure(cls, original: np.ndarray, changed: np.ndarray, quality: int) -> Visibility:
+        """Both measures of ``changed`` and of ``original`` at JPEG ``quality``, on screen.
+
+        Args:
+            original, changed: (H, W, 3) uint8 of one size.
+            quality: the platform's JPEG quality, the yardstick.
+        """
+        before, after = screen_view(original), screen_view(changed)
+        platform = jpeg_round_trip(before, quality)
+        pair = torch.from_numpy(np.stack([after, platform])).permute(0, 3, 1, 2).float() / 255
+        with torch.inference_mode():
+            scores = Ssimulacra2(before)(pair)
+        return cls(
+            ssimulacra2=round(float(scores[0]), 2),
+            butteraugli=butteraugli(before, after),
+            platform_ssimulacra2=round(float(scores[1]), 2),
+            platform_butteraugli=butteraugli(before, platform),
+        )

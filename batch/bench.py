@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,9 +21,8 @@ from batch.machine import MemorySampler, environment
 from batch.results import BenchConfig, BenchRun, PhotoResult, summarise
 from batch.samples import BenchError, Sample, load_samples, prepare_photo
 from batch.upload import simulate_upload
-from filters import PROFILES, STRENGTHS, ProtectionError
+from filters import PROFILES, STRENGTHS, ProtectionError, canonical_strength
 from filters.codecs import decode, thumbnail
-from filters.shared.quality import ciede2000
 
 if TYPE_CHECKING:
     from filters.pipeline import Protector
@@ -36,6 +36,33 @@ def _topk(judge: Any, pixels: np.ndarray) -> list[int]:
     return [int(i) for i in judge.topk(pixels, 5)]
 
 
+# The crops of the sheet: this many pixels square at 1x, and half of it shown at 2x.
+CROP = 256
+
+
+def _crop_box(original: np.ndarray, sent: np.ndarray) -> tuple[int, int]:
+    """(top, left) of the CROP-square window where the change is largest: where to look."""
+    height, width = original.shape[:2]
+    size = min(CROP, height, width)
+    change = np.abs(sent.astype(np.int16) - original.astype(np.int16)).sum(axis=2)
+    # Sums over every window at once, from the integral image.
+    total = np.pad(change.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    windows = (
+        total[size:, size:] - total[:-size, size:] - total[size:, :-size] + total[:-size, :-size]
+    )
+    top, left = np.unravel_index(int(windows.argmax()), windows.shape)
+    return int(top), int(left)
+
+
+def _crops(pixels: np.ndarray, box: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The window at 1x, and its middle quarter at 2x (each pixel shown as 2x2)."""
+    top, left = box
+    size = min(CROP, *pixels.shape[:2])
+    window = pixels[top : top + size, left : left + size]
+    quarter = window[size // 4 : size // 4 + size // 2, size // 4 : size // 4 + size // 2]
+    return window.copy(), quarter.repeat(2, axis=0).repeat(2, axis=1)
+
+
 def _measure(
     protector: Protector,
     judge: Any,
@@ -43,8 +70,9 @@ def _measure(
     original: dict[str, Any],
     key: tuple[str, str, str],
     seed: int | None,
-) -> tuple[PhotoResult, bytes]:
-    """Protect one photo under ``key`` and measure it; returns the row and a thumbnail."""
+) -> tuple[PhotoResult, bytes, np.ndarray | None]:
+    """Protect one photo under ``key`` and measure it; returns the row, a thumbnail and the
+    pixels as sent."""
     name, strength, profile = key
     photo = PhotoResult(sample.path.name, sample.class_index, name, strength, profile)
     photo.judge_before, photo.surrogate_before = original["judge"][profile], original["surrogate"]
@@ -54,7 +82,7 @@ def _measure(
         )
     except ProtectionError as error:
         photo.error = str(error)
-        return photo, b""
+        return photo, b"", None
     record = protector.measure(protected)
     sent = protected.sent.pixels
     uploaded = simulate_upload(sent, profile)
@@ -62,12 +90,13 @@ def _measure(
     photo.surrogate_after = surrogate.predict(sent).index
     photo.surrogate_after_upload = surrogate.predict(uploaded).index
     photo.judge_after = _topk(judge, uploaded)
-    photo.ssim, photo.psnr, photo.elapsed_ms = record.ssim, record.psnr, record.elapsed_ms
-    photo.ciede2000 = round(float(ciede2000(original["photo"].pixels, sent)), 4)
-    return photo, record.thumb_after
+    photo.record = record.values()
+    return photo, record.thumb_after, sent
 
 
-def _check(config: BenchConfig) -> None:
+def _checked(config: BenchConfig) -> BenchConfig:
+    """The configuration with strengths by their current names; BenchError if unusable."""
+    config = replace(config, strengths=tuple(canonical_strength(s) for s in config.strengths))
     if config.sheet_photos < 0:
         raise BenchError(f"--sheet-photos must be 0 or more, got {config.sheet_photos}")
     for kind, given, known in (
@@ -78,6 +107,7 @@ def _check(config: BenchConfig) -> None:
             raise BenchError(f"{kind}s must be among {', '.join(known)}; got {list(given)}")
     if not config.filters:
         raise BenchError("no filter to benchmark")
+    return config
 
 
 def _original(
@@ -111,7 +141,7 @@ def run_bench(
         BenchError: bad data folder or options.
         ProtectionError: an unknown filter.
     """
-    _check(config)
+    config = _checked(config)
     samples = load_samples(config.data, config.limit)
     protector.load(list(config.filters))
     originals = [_original(sample, config, protector, judge) for sample in samples]
@@ -131,10 +161,16 @@ def run_bench(
         rows = []
         with MemorySampler() as memory:
             for index, (sample, original) in enumerate(zip(samples, originals, strict=True)):
-                row, thumb = _measure(protector, judge, sample, original, key, config.seed)
+                row, thumb, sent = _measure(protector, judge, sample, original, key, config.seed)
                 rows.append(row)
                 if index < len(sheet):
-                    sheet[index]["protected"][key] = (thumb, row.judge_after[:1], row.ssim)
+                    entry = sheet[index]
+                    before = original["photo"].pixels
+                    if "box" not in entry and sent is not None:
+                        entry["box"] = _crop_box(before, sent)
+                        entry["crops"] = _crops(before, entry["box"])
+                    crops = _crops(sent, entry["box"]) if sent is not None else None
+                    entry["protected"][key] = (thumb, row.judge_after[:1], row, crops)
                 if progress is not None:
                     progress(f"{'/'.join(key)} {sample.path.name}")
         summary.append(summarise(rows, key, memory.peak_mb, memory.gpu_peak_mb))

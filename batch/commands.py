@@ -72,10 +72,11 @@ def _protect(args: argparse.Namespace) -> int:
     for report in reports:
         if report.ok and report.record is not None:
             record = report.record
-            similarity = "–" if record.ssim is None else f"{record.ssim:.4f}"
             print(
                 f"ok    {report.output}  {record.label_before} -> {record.label_after}  "
-                f"SSIM {similarity}  {record.elapsed_ms / 1000:.1f} s"
+                f"SSIMULACRA2 {record.ssimulacra2:.1f} (the platform's own JPEG: "
+                f"{record.platform_ssimulacra2:.1f}), {record.visibility}  "
+                f"{record.elapsed_ms / 1000:.1f} s"
             )
         else:
             print(f"FAIL  {report.source}: {report.error}")
@@ -137,7 +138,8 @@ def _add_protect(commands: argparse._SubParsersAction) -> None:
         "--report",
         type=Path,
         metavar="DIR",
-        help="write a JSON report per photo here (labels from surrogate and judge, SSIM, ΔE)",
+        help="write a JSON report per photo here (labels from surrogate and judge, "
+        "SSIMULACRA2, Butteraugli, SSIM, ΔE)",
     )
     protect.set_defaults(handler=_protect)
 

@@ -36,7 +36,9 @@ class PhotoResult:
 
     ``judge_*`` are the judge's top-5 class indices after the platform profile.
     ``surrogate_*`` are the surrogate's top-1 on the original, the protected file as written,
-    and the protected file after the platform profile.
+    and the protected file after the platform profile. ``record`` holds the protection
+    record's values (``ProtectionRecord.values()``: similarity, visibility beside the
+    platform's own JPEG, time), so every measure the proxy audits is benchmarked too.
     """
 
     file: str
@@ -49,11 +51,12 @@ class PhotoResult:
     surrogate_before: int | None = None
     surrogate_after: int | None = None
     surrogate_after_upload: int | None = None
-    ssim: float | None = None
-    psnr: float | None = None
-    ciede2000: float | None = None
-    elapsed_ms: float | None = None
+    record: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+
+    def measure(self, name: str) -> Any:
+        """One value of the record; None when protection failed or did not measure it."""
+        return self.record.get(name)
 
 
 @dataclass
@@ -82,6 +85,11 @@ def _mean(values: Sequence[float | bool | None]) -> float | None:
     return round(float(np.mean(kept)), 4) if kept else None
 
 
+def _percentile(values: Sequence[float | None], q: float) -> float | None:
+    kept = [float(v) for v in values if v is not None]
+    return round(float(np.percentile(kept, q)), 2) if kept else None
+
+
 def summarise(
     rows: Sequence[PhotoResult],
     key: tuple[str, str, str],
@@ -92,14 +100,25 @@ def summarise(
 
     Accuracies are the judge's true-label top-1/top-5 after the platform profile, on the
     originals and on the protected photos; ``judge_fooled`` is the share of the photos the
-    judge had right (top-1) that it gets wrong once protected: the transfer rate.
+    judge had right (top-1) that it gets wrong once protected: the transfer rate. Visibility:
+    the median and 10th percentile of SSIMULACRA2 (lower is worse) and the median and 90th
+    percentile of Butteraugli (higher is worse), beside the platform's own JPEG's, and the
+    share of photos changed more visibly than that JPEG changes them.
 
     >>> summarise([], ("pfgsm", "medium", "none"))["photos"]
     0
     """
     ok = [r for r in rows if r.error is None]
     right = [r for r in ok if r.judge_before[:1] == [r.true_index]]
-    times = [r.elapsed_ms for r in ok if r.elapsed_ms is not None]
+    times = [r.measure("elapsed_ms") for r in ok if r.measure("elapsed_ms") is not None]
+    ours, platform = (
+        [r.measure("ssimulacra2") for r in ok],
+        [r.measure("platform_ssimulacra2") for r in ok],
+    )
+    butter, platform_butter = (
+        [r.measure("butteraugli") for r in ok],
+        [r.measure("platform_butteraugli") for r in ok],
+    )
     return {
         "filter": key[0],
         "strength": key[1],
@@ -115,9 +134,18 @@ def summarise(
         "surrogate_fooled_after_upload": _mean(
             [r.surrogate_after_upload != r.surrogate_before for r in ok]
         ),
-        "ssim": _mean([r.ssim for r in ok]),
-        "psnr": _mean([r.psnr for r in ok]),  # None (identical photos) left out
-        "ciede2000": _mean([r.ciede2000 for r in ok]),
+        "ssimulacra2_median": _percentile(ours, 50),
+        "ssimulacra2_p10": _percentile(ours, 10),
+        "butteraugli_median": _percentile(butter, 50),
+        "butteraugli_p90": _percentile(butter, 90),
+        "platform_ssimulacra2_median": _percentile(platform, 50),
+        "platform_butteraugli_median": _percentile(platform_butter, 50),
+        "more_visible_than_platform": _mean(
+            [a < b for a, b in zip(ours, platform, strict=True) if a is not None and b is not None]
+        ),
+        "ssim": _mean([r.measure("ssim") for r in ok]),
+        "psnr": _mean([r.measure("psnr") for r in ok]),  # None (identical photos) left out
+        "ciede2000": _mean([r.measure("ciede2000") for r in ok]),
         "time_ms_median": round(float(np.median(times)), 1) if times else None,
         "time_ms_p90": round(float(np.percentile(times, 90)), 1) if times else None,
         "peak_rss_mb": peak_mb,

@@ -26,7 +26,12 @@ if TYPE_CHECKING:
     from filters.record import Protected, ProtectionRecord
     from filters.registry import FILTERS, describe_filters
     from filters.shared.platforms import PROFILES
-    from filters.shared.strengths import STRENGTHS
+    from filters.shared.strengths import (
+        LEGACY_STRENGTHS,
+        STRENGTHS,
+        canonical_strength,
+        describe_strengths,
+    )
 
 # Each public name and the module that defines it.
 _HOMES = {
@@ -35,6 +40,7 @@ _HOMES = {
     "DEFAULT_PROFILE": "filters.defaults",
     "DEFAULT_STRENGTH": "filters.defaults",
     "FILTERS": "filters.registry",
+    "LEGACY_STRENGTHS": "filters.shared.strengths",
     "Filter": "filters.base",
     "FilterSettings": "filters.base",
     "Filtered": "filters.base",
@@ -46,13 +52,16 @@ _HOMES = {
     "STRENGTHS": "filters.shared.strengths",
     "Toolkit": "filters.base",
     "UnsupportedImageError": "filters.codecs.errors",
+    "canonical_strength": "filters.shared.strengths",
     "describe_filters": "filters.registry",
+    "describe_strengths": "filters.shared.strengths",
 }
 __all__ = [
     "DEFAULT_FILTERS",
     "DEFAULT_PROFILE",
     "DEFAULT_STRENGTH",
     "FILTERS",
+    "LEGACY_STRENGTHS",
     "PROFILES",
     "STRENGTHS",
     "Chain",
@@ -65,7 +74,9 @@ __all__ = [
     "Protector",
     "Toolkit",
     "UnsupportedImageError",
+    "canonical_strength",
     "describe_filters",
+    "describe_strengths",
 ]
 
 

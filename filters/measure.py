@@ -1,19 +1,23 @@
-"""Measuring a protected image, apart from protecting it: labels, similarity, thumbnails,
-hashes and time, as one :class:`~filters.record.ProtectionRecord`.
+"""Measuring a protected image, apart from protecting it: labels, similarity, visibility,
+thumbnails, hashes and time, as one :class:`~filters.record.ProtectionRecord`.
 
-The proxy measures each upload for its audit and ``veil protect`` each file for its report;
-both call :func:`measure` after ``Protector.protect``.
+The proxy measures each upload for its audit once it has left, and ``veil protect`` each file
+for its report; both call :func:`measure` after ``Protector.protect``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import time
 
 from filters.codecs.thumbnail import thumbnail
 from filters.record import Protected, ProtectionRecord
-from filters.shared.quality import psnr, ssim
+from filters.shared.platforms import get_profile
+from filters.shared.quality import ciede2000, psnr, ssim
 from filters.shared.surrogate import Surrogate
+from filters.shared.visibility import Visibility
+
+# The yardstick without a platform: JPEG at quality 85, as most platforms write.
+YARDSTICK_QUALITY = 85
 
 __all__ = ["measure"]
 
@@ -27,6 +31,8 @@ def measure(protected: Protected, surrogate: Surrogate) -> ProtectionRecord:
     """
     original, sent = protected.original, protected.sent
     before, after = surrogate.predict(original.pixels), surrogate.predict(sent.pixels)
+    quality = get_profile(protected.profile).quality or YARDSTICK_QUALITY
+    seen = Visibility.measure(original.pixels, sent.pixels, quality)
     return ProtectionRecord(
         sha256_before=hashlib.sha256(protected.source).hexdigest(),
         sha256_after=hashlib.sha256(protected.data).hexdigest(),
@@ -41,7 +47,13 @@ def measure(protected: Protected, surrogate: Surrogate) -> ProtectionRecord:
         confidence_after=round(after.confidence, 4),
         ssim=ssim(original.pixels, sent.pixels),
         psnr=psnr(original.pixels, sent.pixels),
+        ciede2000=round(ciede2000(original.pixels, sent.pixels), 4),
+        ssimulacra2=seen.ssimulacra2,
+        butteraugli=seen.butteraugli,
+        platform_ssimulacra2=seen.platform_ssimulacra2,
+        platform_butteraugli=seen.platform_butteraugli,
+        visibility=seen.words,
         thumb_before=thumbnail(original),
         thumb_after=thumbnail(sent),
-        elapsed_ms=round((time.perf_counter() - protected.started) * 1000, 1),
+        elapsed_ms=protected.elapsed_ms,
     )

@@ -48,6 +48,10 @@ def _names(filters: Sequence[str] | str) -> list[str]:
     return names
 
 
+def _since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
 def protect_frames(chain: Filter, photo: Photo, settings: FilterSettings) -> Filtered:
     """Run ``chain`` on each frame of an animation; the report is the first frame's, plus
     a count. Each frame is a still photo to the filters, so they need not know animations.
@@ -142,7 +146,7 @@ class Protector:
         self.load(names)
         photo = decode(data)
         if not names:  # nothing to do keeps the file byte for byte
-            return Protected(data, data, photo, photo, (), {}, started)
+            return Protected(data, data, photo, photo, (), {}, profile, _since(started))
         chain = Chain([self._filters[name] for name in names])
         if photo.is_animated:
             result = protect_frames(chain, photo, settings)
@@ -155,7 +159,8 @@ class Protector:
         else:
             output, written = encode(result.photo), result.photo
         sent = replace(result.photo, pixels=sent_pixels(written))
-        return Protected(data, output, photo, sent, tuple(names), result.report, started)
+        report, kept = result.report, tuple(names)
+        return Protected(data, output, photo, sent, kept, report, profile, _since(started))
 
     def measure(self, protected: Protected) -> ProtectionRecord:
         """The record of a protected image: labels, similarity, thumbnails, hashes, time."""

@@ -58,7 +58,21 @@ class ProtectionRecord:
     confidence_after: float = field(metadata=_doc("Its probability."))
     ssim: float | None = field(metadata=_doc("SSIM of the sent pixels against the uploaded."))
     psnr: float | None = field(metadata=_doc("PSNR in dB; none when the pixels are equal."))
-    elapsed_ms: float = field(metadata=_doc("Time to protect and measure the image."))
+    ciede2000: float = field(metadata=_doc("Mean CIEDE2000 colour difference."))
+    ssimulacra2: float = field(
+        metadata=_doc("SSIMULACRA2 on screen: 100 identical, 90 visually lossless, 70 high.")
+    )
+    butteraugli: float | None = field(
+        metadata=_doc("Butteraugli max-norm on screen: below 1 looks the same; none untested.")
+    )
+    platform_ssimulacra2: float = field(
+        metadata=_doc("The yardstick: SSIMULACRA2 of the platform's own JPEG of the upload.")
+    )
+    platform_butteraugli: float | None = field(
+        metadata=_doc("The yardstick: Butteraugli of the platform's own JPEG of the upload.")
+    )
+    visibility: str = field(metadata=_doc("How visible the change is, in words."))
+    elapsed_ms: float = field(metadata=_doc("Time to protect the image."))
     thumb_before: bytes = field(
         default=b"", repr=False, metadata=_doc("JPEG thumbnail, as uploaded.")
     )
@@ -122,7 +136,8 @@ class Protected:
         sent: what a reader decodes from ``data`` (the filters' own check often has it).
         filters: the filters that ran, in order.
         report: each filter's report, by name.
-        started: ``time.perf_counter()`` when protecting began.
+        profile: the platform whose recompression it was made to survive.
+        elapsed_ms: how long protecting took.
     """
 
     source: bytes = field(repr=False)
@@ -131,7 +146,8 @@ class Protected:
     sent: Photo = field(repr=False)
     filters: tuple[str, ...]
     report: dict[str, Any]
-    started: float
+    profile: str
+    elapsed_ms: float
 
     @property
     def format(self) -> str:

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from filters import describe_strengths
 from proxy.apiguard import MAX_BODY_BYTES, guard
 from proxy.apitypes import (
     CONFIG_KEY,
@@ -116,6 +117,10 @@ async def list_filters(request: web.Request) -> web.Response:
     return json_response({"items": request.app[FILTERS_KEY]})
 
 
+async def list_strengths(request: web.Request) -> web.Response:
+    return json_response({"items": describe_strengths()})
+
+
 async def list_audit(request: web.Request) -> web.Response:
     query = request.query
     site = normalize_site(query["site"]) if query.get("site") else None
@@ -170,6 +175,7 @@ def _routes() -> list[web.RouteDef]:
         web.put(API_PREFIX + "/policies/{site}", put_policy),
         web.delete(API_PREFIX + "/policies/{site}", delete_policy),
         get("/filters", list_filters),
+        get("/strengths", list_strengths),
         get("/audit", list_audit),
         get("/audit/{id}", get_audit),
         get("/audit/{id}/thumbnails/{which}", get_thumbnail),

@@ -117,6 +117,18 @@ _SCHEMAS: dict[str, Any] = {
     "PolicyList": _object({"items": {"type": "array", "items": _ref("Policy")}}),
     "Filter": _object({"name": {"type": "string"}, "description": {"type": "string"}}),
     "FilterList": _object({"items": {"type": "array", "items": _ref("Filter")}}),
+    "Strength": _object(
+        {
+            "name": {"type": "string", "enum": list(STRENGTHS)},
+            "description": {"type": "string", "description": "What it costs and what it buys."},
+            "default": {"type": "boolean"},
+            "replaces": {
+                **_STRINGS,
+                "description": "Older names of this strength, still accepted in policies.",
+            },
+        }
+    ),
+    "StrengthList": _object({"items": {"type": "array", "items": _ref("Strength")}}),
     "AuditEntry": _object(_AUDIT_FIELDS),
     "AuditPage": _object(
         {
@@ -248,6 +260,7 @@ def _paths(max_page: int) -> dict[str, Any]:
             "delete": delete,
         },
         "/filters": {"get": _get("Filters a policy may name", "FilterList")},
+        "/strengths": {"get": _get("Strengths a policy may name, mildest first", "StrengthList")},
         "/audit": {"get": _get("Audit log, newest first", "AuditPage", 400, parameters=page)},
         "/audit/{id}": {"get": _get("One audit entry", "AuditEntry", 400, 404, parameters=[_ID])},
         "/audit/{id}/thumbnails/{which}": {"get": thumbnail},

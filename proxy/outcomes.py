@@ -29,9 +29,13 @@ class Outcomes:
         self.store = store
 
     def protected(
-        self, flow: http.HTTPFlow, policy: Policy, slot: ImageSlot, record: ProtectionRecord
+        self,
+        flow: http.HTTPFlow,
+        policy: Policy,
+        slot: ImageSlot,
+        record: ProtectionRecord | None,
     ) -> None:
-        """One image of ``flow`` left protected."""
+        """One image of ``flow`` left protected (``record``: what measuring it found)."""
         self.store.add_audit(audit_entry(flow, policy, slot, "protected", record=record))
 
     def fail(

@@ -9,7 +9,14 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
-from filters import DEFAULT_FILTERS, DEFAULT_PROFILE, DEFAULT_STRENGTH, PROFILES, STRENGTHS
+from filters import (
+    DEFAULT_FILTERS,
+    DEFAULT_PROFILE,
+    DEFAULT_STRENGTH,
+    PROFILES,
+    STRENGTHS,
+    canonical_strength,
+)
 from proxy.sites import PolicyError, normalize_site, site_matches
 
 __all__ = [
@@ -42,6 +49,7 @@ class Policy:
     def __post_init__(self) -> None:
         # Frozen, so any Policy is a valid one (parse_policy also checks the filter names).
         object.__setattr__(self, "filters", tuple(self.filters))
+        object.__setattr__(self, "strength", canonical_strength(self.strength))  # old names
         if normalize_site(self.site) != self.site:
             raise PolicyError(f"site {self.site!r} is not normalized; use normalize_site()")
         if self.strength not in STRENGTHS:
@@ -119,7 +127,7 @@ def parse_policy(data: object, known_filters: Collection[str], site: str | None 
         resolved = from_body
     if resolved is None:
         raise PolicyError("site is required")
-    strength = _field(data, "strength", str, DEFAULT_STRENGTH)
+    strength = canonical_strength(str(_field(data, "strength", str, DEFAULT_STRENGTH)))
     if strength not in STRENGTHS:
         raise PolicyError(f"strength must be one of {', '.join(STRENGTHS)}, not {strength!r}")
     on_failure = _field(data, "on_failure", str, "block")

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from filters import LEGACY_STRENGTHS
 from proxy import auditlog
 from proxy.audit import (
     MAX_AUDIT_ENTRIES,
@@ -41,7 +42,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 # Bump with a new entry in _MIGRATIONS; PRAGMA user_version records what a file holds.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _POLICY_SCHEMA = """
 CREATE TABLE policies (
     site TEXT PRIMARY KEY,
@@ -58,6 +59,10 @@ CREATE TABLE policies (
 _MIGRATIONS: dict[int, str] = {
     0: _POLICY_SCHEMA + auditlog.audit_schema(),
     1: "ALTER TABLE policies ADD COLUMN profile TEXT NOT NULL DEFAULT 'facebook'",
+    # Strengths named by what a person sees: low and medium are invisible, high is strong.
+    2: "UPDATE policies SET strength = CASE strength "
+    + " ".join(f"WHEN '{old}' THEN '{new}'" for old, new in LEGACY_STRENGTHS.items())
+    + " ELSE strength END",
 }
 _POLICY_COLUMNS = "site, enabled, filters, strength, on_failure, profile"
 

@@ -129,6 +129,12 @@ def a_record(**changes: object) -> ProtectionRecord:
         "confidence_after": 0.4,
         "ssim": 0.97,
         "psnr": 35.0,
+        "ciede2000": 0.4,
+        "ssimulacra2": 86.0,
+        "butteraugli": 2.8,
+        "platform_ssimulacra2": 81.0,
+        "platform_butteraugli": 2.2,
+        "visibility": "none at normal size",
         "elapsed_ms": 1500.0,
     }
     return ProtectionRecord(**{**values, **changes})  # type: ignore[arg-type]

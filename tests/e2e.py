@@ -186,6 +186,20 @@ class VeilProcess:
         headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}  # type: ignore[dict-item]
         return httpx.request(method, self.api_url + path, headers=headers, timeout=30, **kwargs)  # type: ignore[arg-type]
 
+    def audit(
+        self, site: str, path: str | None = None, *, want: int = 1, timeout: float = 60
+    ) -> list[dict]:
+        """The audit entries of ``site`` (at ``path``), once at least ``want`` are there: a
+        protected upload's row is written after it is measured, a moment after it left."""
+        deadline = time.monotonic() + timeout
+        while True:
+            response = self.api("GET", f"/audit?site={site}&limit=200")
+            assert response.status_code == 200, response.text
+            items = [e for e in response.json()["items"] if path is None or e["path"] == path]
+            if len(items) >= want or time.monotonic() > deadline:
+                return items
+            time.sleep(0.1)
+
     def client(self, *also_trust: Path, **kwargs: object) -> httpx.Client:
         """A client that uses the proxy and trusts Veil's CA, as a configured browser would.
 

@@ -58,12 +58,21 @@ function card(entry) {
   if (entry.label_before) {
     fact(facts, "Classifier saw", `${entry.label_before}${percent(entry.confidence_before)} → ${entry.label_after || "?"}${percent(entry.confidence_after)}`);
   }
+  if (entry.visibility) fact(facts, "Visible change", visibility(entry));
   if (entry.ssim !== null) fact(facts, "Quality", `SSIM ${entry.ssim.toFixed(3)}, PSNR ${entry.psnr === null ? "∞" : entry.psnr.toFixed(1)} dB`);
   fact(facts, "Filters", entry.filters.length ? `${entry.filters.join(", ")} (${entry.strength})` : "");
   if (entry.size_before !== null) fact(facts, "Size", `${entry.size_before} → ${entry.size_after ?? "–"} bytes`);
   if (entry.elapsed_ms !== null) fact(facts, "Took", `${Math.round(entry.elapsed_ms)} ms`);
   article.append(facts);
   return article;
+}
+
+/** The change in words, then the measures beside what the platform's own JPEG does. */
+function visibility(entry) {
+  const butter = (value) => (value === null ? "" : `, Butteraugli ${value.toFixed(1)}`);
+  const ours = `SSIMULACRA2 ${entry.ssimulacra2.toFixed(1)}${butter(entry.butteraugli)}`;
+  const platform = `${entry.platform_ssimulacra2.toFixed(1)}${butter(entry.platform_butteraugli)}`;
+  return `${entry.visibility} (${ours}; the platform's own compression: ${platform})`;
 }
 
 async function load() {

@@ -50,17 +50,19 @@ async function site({ tabId }) {
   const { policies, defaults } = await state.load();
   const policy = host ? bestPolicy(policies, host) : null;
   let filters = [];
+  let strengths = [];
   let protectedHere = 0;
   if (running) {
     const api = await state.client();
-    const [known, stats] = await Promise.all([api.filters(), api.stats()]);
+    const [known, levels, stats] = await Promise.all([api.filters(), api.strengths(), api.stats()]);
     filters = known;
+    strengths = levels;
     const under = policy ? policy.site : host;
     protectedHere = stats.sites
       .filter((entry) => siteMatches(under, entry.site))
       .reduce((sum, entry) => sum + entry.protected, 0);
   }
-  return { host, policy, defaults, filters, protectedHere, status };
+  return { host, policy, defaults, filters, strengths, protectedHere, status };
 }
 
 /** Change a site's policy (created from the defaults when it has none). */
@@ -97,8 +99,11 @@ const HANDLERS = {
   options: async () => {
     await state.refresh();
     const { apiPort, defaults, policies, token } = await state.load();
-    const filters = token ? await (await state.client()).filters().catch(() => []) : [];
-    return { apiPort, defaults, policies, filters, status: await state.status() };
+    const api = token ? await state.client() : null;
+    const [filters, strengths] = api
+      ? await Promise.all([api.filters().catch(() => []), api.strengths().catch(() => [])])
+      : [[], []];
+    return { apiPort, defaults, policies, filters, strengths, status: await state.status() };
   },
   addSite: ({ site }) => setPolicy({ site: normalizeHost(site), changes: {} }),
   audit: async ({ site, limit }) => {

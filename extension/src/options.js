@@ -1,6 +1,7 @@
 // Options: pairing, the protected sites, and the default policy for new ones.
 
 import { send } from "./lib/ext.js";
+import { showStrengths, strengthName } from "./lib/strengths.js";
 
 const $ = (id) => document.getElementById(id);
 let view = null;
@@ -28,7 +29,7 @@ function siteRow(policy) {
   remove.textContent = "Remove";
   remove.setAttribute("aria-label", `Remove ${policy.site}`);
   remove.addEventListener("click", () => act("deletePolicy", { site: policy.site }));
-  row.append(cell(policy.site), cell(enabled), cell(policy.filters.join(", ")), cell(policy.strength), cell(remove));
+  row.append(cell(policy.site), cell(enabled), cell(policy.filters.join(", ")), cell(strengthName(policy.strength, view.strengths)), cell(remove));
   return row;
 }
 
@@ -54,7 +55,7 @@ function render() {
       return label;
     }),
   );
-  $("default-strength").value = defaults.strength;
+  showStrengths($("default-strength"), $("default-strength-hint"), view.strengths, defaults.strength);
   $("default-profile").value = defaults.profile;
   $("default-failure").value = defaults.on_failure;
 }
@@ -90,6 +91,10 @@ $("add-form").addEventListener("submit", async (event) => {
   await act("addSite", { site: $("new-site").value });
   $("new-site").value = "";
 });
+
+$("default-strength").addEventListener("change", () =>
+  showStrengths($("default-strength"), $("default-strength-hint"), view.strengths, $("default-strength").value),
+);
 
 $("defaults-form").addEventListener("submit", (event) => {
   event.preventDefault();

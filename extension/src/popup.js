@@ -1,6 +1,7 @@
 // The popup: the current tab's site, whether its uploads are protected, and its policy.
 
 import { send } from "./lib/ext.js";
+import { showStrengths } from "./lib/strengths.js";
 
 const $ = (id) => document.getElementById(id);
 // Opened as a tab (tests, keyboard users): ?tabId=N names the tab to describe.
@@ -46,7 +47,7 @@ function render() {
       return label;
     }),
   );
-  $("strength").value = shown.strength;
+  showStrengths($("strength"), $("strength-hint"), view.strengths, shown.strength);
   $("strength").disabled = !on;
   $("count").textContent = `${view.protectedHere} upload${view.protectedHere === 1 ? "" : "s"} protected here`;
   $("audit-link").href = `audit.html?site=${encodeURIComponent(policy ? policy.site : host)}`;

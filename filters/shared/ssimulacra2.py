@@ -100,11 +100,17 @@ def _blur(planes: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     return F.conv2d(padded, rows, padding=(0, _RADIUS), groups=channels)
 
 
+def _root(values: torch.Tensor, power: float) -> torch.Tensor:
+    """``values ** power`` for values >= 0, 0 at 0 with a finite gradient there."""
+    positive = values > 0
+    return torch.where(positive, torch.where(positive, values, 1.0).pow(power), 0.0)
+
+
 def _norms(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(B, C) plain mean and 4-norm over each plane of (B, C, H, W) non-negative values."""
     mean = values.mean(dim=(-2, -1))
     fourth = (values * values).square().mean(dim=(-2, -1))
-    return mean, (fourth + 1e-18).pow(0.25)
+    return mean, _root(fourth, 0.25)
 
 
 def _halve(linear: torch.Tensor) -> torch.Tensor:
@@ -121,8 +127,7 @@ def _score(terms: torch.Tensor) -> torch.Tensor:
     weights = torch.tensor(_WEIGHTS, dtype=terms.dtype, device=terms.device)
     raw = (terms.abs() * weights).sum(dim=1) * 0.9562382616834844
     raw = 2.326765642916932 * raw - 0.020884521182843837 * raw**2 + 6.248496625763138e-05 * raw**3
-    # 100 - 10 * raw^0.6276 for raw > 0, else 100; the floor keeps the gradient finite.
-    return torch.where(raw > 0, 100.0 - 10.0 * raw.clamp_min(1e-12).pow(0.6276336467831387), 100.0)
+    return 100.0 - 10.0 * _root(raw, 0.6276336467831387)
 
 
 class Ssimulacra2:
@@ -181,6 +186,7 @@ def _as_tensor(image: torch.Tensor | np.ndarray, dtype: torch.dtype) -> torch.Te
             raise ValueError(f"pixels must be (H, W, 3) uint8, got {image.shape} {image.dtype}")
         # 256 levels: a table is 10x faster than the power law over a 12 MP photo.
         table = _linear(torch.arange(256, dtype=torch.float64) / 255).to(dtype)
+        image = image if image.flags.writeable else image.copy()  # torch wraps, not copies
         levels = torch.from_numpy(np.ascontiguousarray(image)).long()
         return table[levels].permute(2, 0, 1)[None]  # (1, 3, H, W), channels-last strides
     if image.ndim != 4 or image.shape[1] != 3:

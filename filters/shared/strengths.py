@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "BUDGETS",
+    "DEFAULT_STRENGTH",
     "LEGACY_STRENGTHS",
     "STRENGTHS",
     "Budgets",
@@ -25,6 +26,7 @@ __all__ = [
     "PerceptualBudget",
     "budgets_for",
     "canonical_strength",
+    "describe_strengths",
 ]
 
 
@@ -108,9 +110,9 @@ BUDGETS: dict[str, Budgets] = {
     "invisible": Budgets(
         PerceptualBudget(
             eps=7 / 255,
-            ssimulacra2_min=80,
-            lightness=1,
-            smoothing=0,
+            ssimulacra2_min=80.0,
+            lightness=1.0,
+            smoothing=0.0,
             steps=12,
             step_size=0.9,
             top_up=0,
@@ -122,9 +124,9 @@ BUDGETS: dict[str, Budgets] = {
     "subtle": Budgets(
         PerceptualBudget(
             eps=16 / 255,
-            ssimulacra2_min=70,
-            lightness=1,
-            smoothing=0,
+            ssimulacra2_min=70.0,
+            lightness=1.0,
+            smoothing=0.0,
             steps=20,
             step_size=0.5,
             top_up=6,
@@ -136,9 +138,9 @@ BUDGETS: dict[str, Budgets] = {
     "strong": Budgets(
         PerceptualBudget(
             eps=36 / 255,
-            ssimulacra2_min=35,
+            ssimulacra2_min=35.0,
             lightness=0.8,
-            smoothing=1,
+            smoothing=1.0,
             steps=20,
             step_size=0.5,
             top_up=20,
@@ -149,6 +151,8 @@ BUDGETS: dict[str, Budgets] = {
     ),
 }
 STRENGTHS: tuple[str, ...] = tuple(BUDGETS)
+# What every shipped policy and `veil protect` use unless told otherwise.
+DEFAULT_STRENGTH = "invisible"
 # The names before the strengths said what they look like: low and medium (the old
 # default, which every shipped policy had) become invisible, high becomes strong.
 LEGACY_STRENGTHS = {"low": "invisible", "medium": "invisible", "high": "strong"}
@@ -173,3 +177,21 @@ def budgets_for(strength: str) -> Budgets:
     80.0
     """
     return BUDGETS[canonical_strength(strength)]
+
+
+def describe_strengths() -> list[dict[str, object]]:
+    """Each strength, mildest first: its name, what it costs and buys, whether it is the
+    default, and the older names it replaces; for the API, the CLI and the extension.
+
+    >>> [(s["name"], s["replaces"]) for s in describe_strengths()][0]
+    ('invisible', ['low', 'medium'])
+    """
+    return [
+        {
+            "name": name,
+            "description": budgets.description,
+            "default": name == DEFAULT_STRENGTH,
+            "replaces": [old for old, new in LEGACY_STRENGTHS.items() if new == name],
+        }
+        for name, budgets in BUDGETS.items()
+    ]

@@ -29,6 +29,9 @@ __all__ = ["ImageProtector", "UploadProtector"]
 
 log = logging.getLogger(__name__)
 
+# At shutdown, how long the uploads already sent may take to be measured for the audit.
+MEASURE_WAIT_S = 10.0
+
 
 class ImageProtector(Protocol):
     """What the addon needs of ``filters.Protector``: the seam where tests put a fake."""
@@ -53,7 +56,7 @@ class _Outcome:
     """What the worker thread made of one request body."""
 
     body: bytes
-    protected: list[tuple[ImageSlot, ProtectionRecord]] = field(default_factory=list)
+    protected: list[tuple[ImageSlot, Protected]] = field(default_factory=list)
 
 
 class UploadProtector:
@@ -71,6 +74,7 @@ class UploadProtector:
         self.filters = list(filters)  # loaded when the proxy starts
         self.adapters = default_adapters() if adapters is None else adapters
         self._executor: ThreadPoolExecutor | None = None
+        self._measuring: set[asyncio.Task[None]] = set()
 
     def load(self, loader) -> None:  # type: ignore[no-untyped-def]
         loader.add_option(
@@ -90,7 +94,13 @@ class UploadProtector:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="veil-filters")
         await asyncio.wrap_future(self._executor.submit(self.protector.load, self.filters))
 
-    def done(self) -> None:
+    async def measured(self, timeout: float | None = None) -> None:
+        """Wait until the uploads already sent are measured and their audit rows written."""
+        if self._measuring:
+            await asyncio.wait(set(self._measuring), timeout=timeout)
+
+    async def done(self) -> None:
+        await self.measured(MEASURE_WAIT_S)  # the audit rows of uploads already sent
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
 
@@ -169,10 +179,26 @@ class UploadProtector:
             return
         flow.request.content = outcome.body  # re-applies Content-Encoding, fixes Content-Length
         if plan.finish is not None:
-            sizes = [(record.width, record.height) for _, record in outcome.protected]
+            sizes = [(p.original.width, p.original.height) for _, p in outcome.protected]
             for name, value in plan.finish(outcome.body, sizes).headers.items():
                 flow.request.headers[name] = value
-        for slot, record in outcome.protected:
+        # The upload leaves now; measuring it for the audit (labels, visibility) comes after.
+        task = asyncio.create_task(self._measure(flow, policy, outcome.protected))
+        self._measuring.add(task)
+        task.add_done_callback(self._measuring.discard)
+
+    async def _measure(
+        self, flow: http.HTTPFlow, policy: Policy, protected: list[tuple[ImageSlot, Protected]]
+    ) -> None:
+        """The audit rows of a protected upload, with what measuring each image found."""
+        for slot, image in protected:
+            try:
+                assert self._executor is not None
+                work = self._executor.submit(self.protector.measure, image)
+                record = await asyncio.wrap_future(work)
+            except Exception:  # the photo left protected: its row says so, unmeasured
+                log.exception("measuring a protected upload to %s failed", policy.site)
+                record = None
             self.outcomes.protected(flow, policy, slot, record)
 
     def _protect_body(self, found: FoundImages, policy: Policy, exact_size: bool) -> _Outcome:
@@ -190,7 +216,7 @@ class UploadProtector:
                     f"the size-preserving encode gave {len(protected.data)} bytes, "
                     f"not the announced {len(data)}"
                 )
-            outcome.protected.append((slot, self.protector.measure(protected)))
+            outcome.protected.append((slot, protected))
             return protected.data
 
         outcome.body = found.rewrite(transform)

@@ -76,18 +76,48 @@ def test_prepare_photo_rescales_to_the_pixel_count(hen_path):
         assert abs(big.width / big.height - original.width / original.height) < 0.01
 
 
-def _row(true: int, before: list[int], after: list[int], **extra) -> PhotoResult:
+def _row(true: int, before: list[int], after: list[int], error=None, **record) -> PhotoResult:
+    """A row whose protection record holds ``record``'s values."""
     row = PhotoResult("x.JPEG", true, "pfgsm", "low", "none", before, after, 1, 2, 1)
-    for name, value in extra.items():
-        setattr(row, name, value)
+    row.record, row.error = record, error
     return row
 
 
 def test_summarise_counts_what_the_rows_say():
     rows = [
-        _row(1, [1, 2, 3, 4, 5], [7, 1, 8, 9, 0], ssim=0.9, ciede2000=2.0, elapsed_ms=100),
-        _row(2, [2, 3, 4, 5, 6], [2, 3, 4, 5, 6], ssim=1.0, ciede2000=1.0, elapsed_ms=300),
-        _row(3, [4, 3, 5, 6, 7], [8, 9, 10, 11, 12], ssim=0.8, ciede2000=3.0, elapsed_ms=200),
+        _row(
+            1,
+            [1, 2, 3, 4, 5],
+            [7, 1, 8, 9, 0],
+            ssim=0.9,
+            ciede2000=2.0,
+            elapsed_ms=100,
+            ssimulacra2=85.0,
+            platform_ssimulacra2=80.0,
+            butteraugli=2.0,
+        ),
+        _row(
+            2,
+            [2, 3, 4, 5, 6],
+            [2, 3, 4, 5, 6],
+            ssim=1.0,
+            ciede2000=1.0,
+            elapsed_ms=300,
+            ssimulacra2=70.0,
+            platform_ssimulacra2=80.0,
+            butteraugli=4.0,
+        ),
+        _row(
+            3,
+            [4, 3, 5, 6, 7],
+            [8, 9, 10, 11, 12],
+            ssim=0.8,
+            ciede2000=3.0,
+            elapsed_ms=200,
+            ssimulacra2=90.0,
+            platform_ssimulacra2=82.0,
+            butteraugli=None,
+        ),
         _row(4, [4], [], error="cannot decode"),
     ]
     rows[1].surrogate_after = rows[1].surrogate_before  # not fooled
@@ -101,6 +131,9 @@ def test_summarise_counts_what_the_rows_say():
     assert row["surrogate_fooled"] == pytest.approx(2 / 3, abs=1e-4)
     assert row["surrogate_fooled_after_upload"] == 0.0
     assert row["ssim"] == 0.9 and row["ciede2000"] == 2.0 and row["psnr"] is None
+    assert row["ssimulacra2_median"] == 85.0 and row["ssimulacra2_p10"] == 73.0
+    assert row["butteraugli_median"] == 3.0 and row["platform_ssimulacra2_median"] == 80.0
+    assert row["more_visible_than_platform"] == pytest.approx(1 / 3, abs=1e-4)
     assert row["time_ms_median"] == 200 and row["time_ms_p90"] == 280
     table = markdown_table([row, {**row, "profile": "facebook"}]).splitlines()
     assert len(table) == 4 and all(line.count("|") == table[0].count("|") for line in table)
@@ -146,8 +179,12 @@ def test_quick_bench_end_to_end(tmp_path, surrogate, judge):
         assert photo.surrogate_before == surrogate.predict(np.asarray(opened(original))).index
         assert len(photo.judge_after) == 5 and photo.surrogate_after is not None
         # The filter changed the pixels, and the figures say by how much.
-        assert photo.psnr is not None and 0 < photo.ciede2000 < 10 and 0.8 < photo.ssim < 1
-        assert photo.elapsed_ms > 0
+        measure = photo.measure
+        assert measure("psnr") is not None and 0 < measure("ciede2000") < 10
+        assert 0.8 < measure("ssim") < 1 and measure("elapsed_ms") > 0
+        # Visibility beside the platform's own JPEG (instagram: quality 70).
+        assert 0 < measure("ssimulacra2") < 100 and 0 < measure("platform_ssimulacra2") < 100
+        assert measure("visibility")
     (row,) = run.summary
     assert (row["profile"], row["photos"], row["errors"]) == ("instagram", 2, 0)
     fooled = [p.surrogate_after != p.surrogate_before for p in run.photos]
@@ -159,9 +196,11 @@ def test_quick_bench_end_to_end(tmp_path, surrogate, judge):
     saved = json.loads(paths[0].read_text())
     assert saved["summary"] == run.summary and len(saved["photos"]) == 2
     assert saved["config"]["data"] == str(data)
-    assert "| pfgsm | low | instagram | 2/2 |" in paths[1].read_text()
+    assert "| pfgsm | invisible | instagram | 2/2 |" in paths[1].read_text()  # "low", renamed
     for path in paths[2:]:
         with Image.open(path) as image:
             assert image.format == "PNG"
-    with Image.open(paths[3]) as sheet:
+    with Image.open(paths[4]) as sheet:
         assert sheet.width == 2 * 200 and sheet.height > 2 * 200  # original + 1 configuration
+    with Image.open(paths[5]) as crops:  # 1x and 2x rows per photo, original + 1 configuration
+        assert crops.width == 2 * (120 + 4) and crops.height > 4 * 120

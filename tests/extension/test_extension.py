@@ -143,7 +143,7 @@ def test_upload_is_protected_and_audited(
     assert got.format == "JPEG" and got.size == (256, 300)
     assert not got.getexif().get_ifd(IFD_GPS) and b"082021001234" not in sent
     assert got.convert("RGB").tobytes() != Image.open(io.BytesIO(photo)).convert("RGB").tobytes()
-    [entry] = veil.api("GET", f"/audit?site={PROTECTED}").json()["items"]
+    [entry] = veil.audit(PROTECTED)
     assert (
         entry["outcome"] == "protected"
         and entry["sha256_after"] == hashlib.sha256(sent).hexdigest()

@@ -43,7 +43,7 @@ def test_describe_filters_lists_the_registry():
     described = describe_filters()
     assert [entry["name"] for entry in described] == list(FILTERS)
     assert all(entry["description"] for entry in described)
-    assert STRENGTHS == ("low", "medium", "high")
+    assert STRENGTHS == ("invisible", "subtle", "strong")
 
 
 def test_public_surface_matches_all():

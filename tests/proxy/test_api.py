@@ -318,6 +318,10 @@ async def test_policy_lifecycle(client: TestClient, store: Store, changes: list[
 
 async def test_filters_health_and_stats(client: TestClient, store: Store, audit_ids: list[int]):
     assert (await (await client.get(url("/filters"))).json())["items"] == FILTERS
+    strengths = (await (await client.get(url("/strengths"))).json())["items"]
+    assert [s["name"] for s in strengths] == ["invisible", "subtle", "strong"]
+    assert [s["name"] for s in strengths if s["default"]] == ["invisible"]
+    assert strengths[0]["replaces"] == ["low", "medium"] and strengths[2]["replaces"] == ["high"]
     assert await (await client.get(url("/health"))).json() == {"status": "ok", "version": "0.1.0"}
     assert await (await client.get(url("/stats"))).json() == store.stats()
 
@@ -381,6 +385,7 @@ async def test_real_responses_match_spec(
         ("DELETE", "/policies/{site}", "/policies/new.example.com", None),
         ("DELETE", "/policies/{site}", "/policies/new.example.com", None),
         ("GET", "/filters", "/filters", None),
+        ("GET", "/strengths", "/strengths", None),
         ("GET", "/audit", "/audit?limit=2", None),
         ("GET", "/audit", "/audit?limit=0", None),
         ("GET", "/audit/{id}", f"/audit/{entry}", None),

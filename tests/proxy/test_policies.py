@@ -173,7 +173,7 @@ def test_disabled_exact_policy_shadows_wildcard() -> None:
 
 def test_parse_policy_defaults_and_url_site() -> None:
     policy = parse_policy({}, KNOWN, site="*.Example.com")
-    assert policy == Policy("*.example.com", True, ("metadata", "pfgsm"), "medium", "block")
+    assert policy == Policy("*.example.com", True, ("metadata", "pfgsm"), "invisible", "block")
 
 
 def test_parse_policy_full_body_round_trips() -> None:
@@ -181,7 +181,7 @@ def test_parse_policy_full_body_round_trips() -> None:
         "site": "photos.example.com",
         "enabled": False,
         "filters": ["colorfool", "metadata"],
-        "strength": "high",
+        "strength": "strong",
         "on_failure": "send_original",
         "profile": "instagram",
     }
@@ -189,6 +189,14 @@ def test_parse_policy_full_body_round_trips() -> None:
     assert policy.filters == ("colorfool", "metadata")  # order kept
     assert policy.to_dict() == data
     assert parse_policy(policy.to_dict(), KNOWN, site="PHOTOS.example.com.") == policy
+
+
+def test_old_strength_names_still_parse_as_the_new_ones() -> None:
+    for old, new in (("low", "invisible"), ("medium", "invisible"), ("high", "strong")):
+        assert parse_policy({"strength": old}, KNOWN, site="a.example").strength == new
+        assert Policy("a.example", strength=old).strength == new
+    with pytest.raises(PolicyError, match="invisible, subtle, strong"):
+        parse_policy({"strength": "extreme"}, KNOWN, site="a.example")
 
 
 @pytest.mark.parametrize(
@@ -269,7 +277,7 @@ def test_defaults_are_the_documented_ones() -> None:
     assert len(sites) == len(set(sites))
     for policy in DEFAULT_POLICIES:
         assert policy.filters == ("metadata", "pfgsm")
-        assert (policy.strength, policy.on_failure, policy.enabled) == ("medium", "block", True)
+        assert (policy.strength, policy.on_failure, policy.enabled) == ("invisible", "block", True)
         assert normalize_site(policy.site) == policy.site
 
 

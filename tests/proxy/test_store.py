@@ -346,10 +346,45 @@ def test_an_audit_written_before_the_record_reads_back_and_takes_new_rows(db_pat
 def test_a_field_added_to_the_record_becomes_a_column_of_old_files(db_path, monkeypatch) -> None:
     """A new measurement is one new field: files made before it gain its column on opening."""
     Store.open(db_path, seed_defaults=False).close()
-    extra = RecordField("visibility", "number", nullable=True, doc="made up for this test")
+    extra = RecordField("glare", "number", nullable=True, doc="made up for this test")
     monkeypatch.setattr(auditlog, "COLUMNS", (*auditlog.COLUMNS, extra))
-    assert [c.name for c in auditlog.missing_columns(sqlite3.connect(db_path))] == ["visibility"]
+    assert [c.name for c in auditlog.missing_columns(sqlite3.connect(db_path))] == ["glare"]
     Store.open(db_path, seed_defaults=False).close()
     raw = sqlite3.connect(db_path)
-    assert "visibility" in {row[1] for row in raw.execute("PRAGMA table_info(audit)")}
+    assert "glare" in {row[1] for row in raw.execute("PRAGMA table_info(audit)")}
+    raw.close()
+
+
+def test_policies_stored_with_the_old_strength_names_survive_the_upgrade(db_path: Path) -> None:
+    raw = sqlite3.connect(db_path)
+    raw.executescript(
+        "CREATE TABLE policies (site TEXT PRIMARY KEY, enabled INTEGER NOT NULL, "
+        "filters TEXT NOT NULL, strength TEXT NOT NULL, on_failure TEXT NOT NULL, "
+        "updated TEXT NOT NULL, profile TEXT NOT NULL DEFAULT 'facebook');"
+        + VERSION_1_AUDIT
+        + "INSERT INTO policies VALUES ('a.example.com', 1, '[\"metadata\"]', 'low', 'block', "
+        "'then', 'facebook'), ('b.example.com', 0, '[\"pfgsm\"]', 'medium', 'send_original', "
+        "'then', 'instagram'), ('*.c.example.com', 1, '[\"metadata\", \"pfgsm\"]', 'high', "
+        "'block', 'then', 'none');"
+        "PRAGMA user_version = 2;"
+    )
+    raw.close()
+    store = Store.open(db_path)
+    policies = {policy.site: policy for policy in store.list_policies()}
+    assert {site: policy.strength for site, policy in policies.items()} == {
+        "a.example.com": "invisible",
+        "b.example.com": "invisible",
+        "*.c.example.com": "strong",
+    }
+    # Nothing else of them changed, and nothing was seeded into a file that had policies.
+    assert policies["b.example.com"] == Policy(
+        "b.example.com", False, ("pfgsm",), "invisible", "send_original", "instagram"
+    )
+    store.close()
+    raw = sqlite3.connect(db_path)
+    assert {row[0] for row in raw.execute("SELECT strength FROM policies")} == {
+        "invisible",
+        "strong",
+    }
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     raw.close()

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from batch.report import OUTPUT_FILES
 from filters.codecs.formats import sniff_format
 from tests.batch.test_bench import tiny_sample
 from tests.conftest import REPO, jpeg_with_private_metadata
@@ -98,18 +99,13 @@ def test_bench_quick_mode(tmp_path, capsys):
     code = main([*argv, "--strengths", "low", "--profiles", "none,facebook", "--out", str(out)])
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    assert "| metadata | low | facebook | 2/2 |" in captured.out
+    assert "| metadata | invisible | facebook | 2/2 |" in captured.out
     assert "4/4" in captured.err
     results = json.loads((out / "results.json").read_text())
     assert [row["profile"] for row in results["summary"]] == ["none", "facebook"]
     # The metadata filter leaves pixels alone: the judge sees the same photo.
     assert all(row["judge_before"] == row["judge_after"] for row in results["photos"])
-    assert {path.name for path in out.iterdir()} == {
-        "results.json",
-        "results.md",
-        "results.png",
-        "contact_sheet.png",
-    }
+    assert {path.name for path in out.iterdir()} == set(OUTPUT_FILES)
 
 
 def test_bench_bad_options_fail_clearly(tmp_path, capsys):

@@ -75,6 +75,10 @@ export class ControlApi {
     return (await this.call("GET", "/filters")).items;
   }
 
+  async strengths() {
+    return (await this.call("GET", "/strengths")).items;
+  }
+
   stats() {
     return this.call("GET", "/stats");
   }

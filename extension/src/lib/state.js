@@ -9,7 +9,7 @@ import { isRouted, pacScript } from "./routing.js";
 export const DEFAULT_PROXY_PORT = 8350;
 export const DEFAULT_POLICY = Object.freeze({
   filters: ["metadata", "pfgsm"],
-  strength: "medium",
+  strength: "invisible",
   profile: "facebook",
   on_failure: "block",
 });

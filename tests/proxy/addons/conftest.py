@@ -19,7 +19,7 @@ from proxy.outcomes import Outcomes
 from proxy.policies import Policy
 from proxy.policybook import PolicyBook
 from proxy.store import Store
-from tests.conftest import imagenet_photo, jpeg_with_private_metadata
+from tests.conftest import a_record, imagenet_photo, jpeg_with_private_metadata
 
 SITE = "photos.example.com"
 
@@ -28,13 +28,16 @@ class FakeProtector:
     """The real codecs and metadata filter, and instead of an attack a visible mark: the
     top-left pixel turns white. No models, so the addons' tests run in milliseconds.
 
-    ``delay`` (seconds) slows each photo; ``fail`` makes each one raise. ``calls`` counts
-    the images protected, ``loaded`` the filter names loaded.
+    ``delay`` (seconds) slows each photo, ``measure_delay`` each measurement; ``fail`` makes
+    each photo raise. ``calls`` and ``measured`` count the images protected and measured,
+    ``loaded`` the filter names loaded.
     """
 
-    def __init__(self, *, delay: float = 0.0, fail: str | None = None) -> None:
-        self.delay, self.fail = delay, fail
-        self.calls = 0
+    def __init__(
+        self, *, delay: float = 0.0, fail: str | None = None, measure_delay: float = 0.0
+    ) -> None:
+        self.delay, self.fail, self.measure_delay = delay, fail, measure_delay
+        self.calls = self.measured = 0
         self.loaded: list[str] = []
 
     def load(self, filters: Sequence[str]) -> None:
@@ -49,7 +52,6 @@ class FakeProtector:
         profile: str = "none",
         exact_size: bool = False,
     ) -> Protected:
-        started = time.perf_counter()
         self.calls += 1
         time.sleep(self.delay)
         if self.fail:
@@ -61,10 +63,13 @@ class FakeProtector:
         marked = filtered.photo.with_pixels(pixels)
         output = encode_to_size(marked, len(data)) if exact_size else encode(marked)
         report = {"metadata": filtered.report, "mark": {}}
-        return Protected(data, output, photo, decode(output), tuple(filters), report, started)
+        sent = decode(output)
+        return Protected(data, output, photo, sent, tuple(filters), report, profile, 1.0)
 
     def measure(self, protected: Protected) -> ProtectionRecord:
-        return ProtectionRecord(
+        time.sleep(self.measure_delay)
+        self.measured += 1
+        return a_record(
             sha256_before=hashlib.sha256(protected.source).hexdigest(),
             sha256_after=hashlib.sha256(protected.data).hexdigest(),
             size_before=len(protected.source),
@@ -73,12 +78,7 @@ class FakeProtector:
             height=protected.original.height,
             metadata_removed=protected.metadata_removed,
             label_before="original",
-            confidence_before=1.0,
             label_after="marked",
-            confidence_after=1.0,
-            ssim=None,
-            psnr=None,
-            elapsed_ms=1.0,
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import io
 
@@ -31,7 +32,7 @@ async def test_the_models_load_on_the_worker_when_the_proxy_runs(book, outcomes)
         assert fake.loaded == []
         await addon.running()
         assert fake.loaded == ["metadata"]
-        addon.done()
+        await addon.done()
 
 
 async def test_gzip_encoded_photo_is_protected_and_reencoded(book, outcomes, store, photo):
@@ -43,6 +44,7 @@ async def test_gzip_encoded_photo_is_protected_and_reencoded(book, outcomes, sto
             "/up?sig=1", gzip.compress(photo), method="PUT", **{"Content-Encoding": "gzip"}
         )
         await addon.request(flow)
+        await addon.measured()
     assert flow.response is None and fake.calls == 1
     assert flow.request.headers["content-encoding"] == "gzip"
     sent = gzip.decompress(flow.request.raw_content)
@@ -66,7 +68,8 @@ async def test_deadline_exceeded_blocks_the_upload(book, outcomes, store, photo)
         await addon.running()
         flow = flow_for("/up", photo)
         await addon.request(flow)
-        addon.done()
+        await addon.measured()
+        await addon.done()
     assert flow.response is not None and flow.response.status_code == BLOCK_STATUS
     assert b"deadline" in flow.response.content and b"0.05 s" in flow.response.content
     [entry], _ = store.list_audit()
@@ -79,10 +82,12 @@ async def test_a_failed_photo_follows_the_policy(book, outcomes, store, photo):
         await addon.running()
         blocked = flow_for("/up", photo)
         await addon.request(blocked)
+        await addon.measured()
         store.put_policy(Policy(site=SITE, filters=("metadata",), on_failure="send_original"))
         book.reload()
         passed = flow_for("/up", photo)
         await addon.request(passed)
+        await addon.measured()
     assert blocked.response is not None and blocked.response.status_code == BLOCK_STATUS
     assert passed.response is None and passed.request.raw_content == photo
     outcomes_seen = [entry.outcome for entry in store.list_audit()[0]]
@@ -94,6 +99,7 @@ async def test_an_upload_before_the_worker_runs_is_blocked(book, outcomes, store
     with taddons.context(addon):
         flow = flow_for("/up", photo)
         await addon.request(flow)
+        await addon.measured()
     assert flow.response is not None and flow.response.status_code == BLOCK_STATUS
     assert store.list_audit()[0][0].outcome == "blocked"
 
@@ -106,6 +112,7 @@ async def test_non_image_upload_is_left_alone(book, outcomes, store):
         await addon.running()
         flow = flow_for("/up", body, method="PUT", **{"Content-Type": "application/json"})
         await addon.request(flow)
+        await addon.measured()
     assert flow.response is None and flow.request.raw_content == body
     assert store.list_audit() == ([], 0) and fake.calls == 0
 
@@ -116,6 +123,7 @@ async def test_undecodable_encoding_on_protected_site_is_blocked(book, outcomes,
         await addon.running()
         flow = flow_for("/up", photo, method="PUT", **{"Content-Encoding": "gzip"})  # is not
         await addon.request(flow)
+        await addon.measured()
     assert flow.response is not None and flow.response.status_code == BLOCK_STATUS
 
 
@@ -126,6 +134,7 @@ async def test_unprotected_hosts_are_not_touched(book, outcomes, photo):
         await addon.running()
         flow = flow_for("/up", photo, host="elsewhere.example")
         await addon.request(flow)
+        await addon.measured()
     assert flow.response is None and flow.request.raw_content == photo and fake.calls == 0
 
 
@@ -148,6 +157,36 @@ async def test_a_multipart_body_is_parsed_once(book, outcomes, store, photo, mon
             **{"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"},
         )
         await addon.request(flow)
+        await addon.measured()
     assert flow.response is None and len(parses) == 1
     [entry], _ = store.list_audit()
     assert entry.outcome == "protected" and entry.filename == "a.jpg"
+
+
+async def test_the_upload_leaves_before_it_is_measured(book, outcomes, store, photo):
+    fake = FakeProtector(measure_delay=0.3)
+    addon = protector_addon(book, outcomes, fake)
+    with taddons.context(addon):
+        await addon.running()
+        flow = flow_for("/up", photo)
+        started = asyncio.get_running_loop().time()
+        await addon.request(flow)
+        released = asyncio.get_running_loop().time() - started
+        assert flow.request.raw_content != photo and fake.measured == 0
+        assert store.list_audit() == ([], 0)  # the audit row waits for the measurement
+        await addon.measured()
+    assert released < 0.3 and fake.measured == 1
+    [entry], _ = store.list_audit()
+    assert entry.outcome == "protected" and entry.record.label_after == "marked"
+
+
+async def test_a_failed_measurement_still_audits_the_protected_upload(book, outcomes, store, photo):
+    fake = FakeProtector()
+    fake.measure = lambda protected: 1 / 0  # type: ignore[method-assign]
+    addon = protector_addon(book, outcomes, fake)
+    with taddons.context(addon):
+        await addon.running()
+        await addon.request(flow_for("/up", photo))
+        await addon.measured()
+    [entry], _ = store.list_audit()
+    assert entry.outcome == "protected" and entry.record is None

@@ -21,6 +21,7 @@ async def test_rupload_headers_follow_the_protected_body(book, outcomes, photo) 
         await addon.running()
         flow = flow_for("/rupload_igphoto/fb_uploader_9", photo, **headers)
         await addon.request(flow)
+        await addon.measured()
     assert flow.response is None
     sent = flow.request.raw_content
     assert sent != photo and int(flow.request.headers["X-Entity-Length"]) == len(sent)
@@ -37,6 +38,7 @@ async def test_x_segments_are_answered_then_sent_whole(book, outcomes, photo) ->
             "/1.1/media/upload.json", f"command=INIT&total_bytes={len(photo)}".encode(), **form
         )
         await addon.request(init)
+        await addon.measured()
         assert WATCHED in init.metadata, "the INIT answer is read for its media_id"
         init.response = tutils.tresp(content=json.dumps({"media_id_string": "55"}).encode())
         addon.response(init)

@@ -8,6 +8,9 @@ import * as state from "./lib/state.js";
 
 const POLICY_FIELDS = ["enabled", "filters", "strength", "on_failure", "profile"];
 const UPLOAD_METHODS = new Set(["POST", "PUT", "PATCH"]);
+// Veil measures a protected photo for its audit after the upload has left: look again a
+// little later, when the row is there (a 12 MP photo takes a second or two).
+const AUDIT_AGAIN_MS = [2000, 8000];
 
 // Listeners at top level: an MV3 worker is woken by the event and must find them registered.
 ext.onStart(() => state.applyRouting().then(state.refresh).catch(console.warn));
@@ -16,7 +19,9 @@ if (ext.perRequestProxy) ext.onProxyRequest((details) => state.proxyFor(hostOf(d
 ext.onRequestDone(
   (details) => state.requestFailed(hostOf(details.url), details.error).catch(console.warn),
   (details) => {
-    if (UPLOAD_METHODS.has(details.method)) state.refresh().catch(console.warn);
+    if (!UPLOAD_METHODS.has(details.method)) return;
+    state.refresh().catch(console.warn);
+    for (const delay of AUDIT_AGAIN_MS) setTimeout(() => state.refresh().catch(console.warn), delay);
   },
 );
 ext.onMessage((request) => {

@@ -109,17 +109,20 @@ def test_popup_toggle_changes_the_policy(
     expect(popup.locator("#state")).to_have_text("protected")
     policy = veil.api("GET", f"/policies/{PROTECTED}").json()
     assert policy["enabled"] is True and policy["filters"] == ["metadata", "pfgsm"]
-    popup.select_option("#strength", "low")
-    expect(popup.locator("#strength")).to_have_value("low")
-    assert veil.api("GET", f"/policies/{PROTECTED}").json()["strength"] == "low"
+    assert policy["strength"] == "invisible"  # the default
+    expect(popup.locator("#strength-hint")).to_contain_text("platform's own compression")
+    popup.select_option("#strength", "subtle")
+    expect(popup.locator("#strength")).to_have_value("subtle")
+    expect(popup.locator("#strength-hint")).to_contain_text("side by side")
+    assert veil.api("GET", f"/policies/{PROTECTED}").json()["strength"] == "subtle"
     popup.click("#toggle")
     expect(popup.locator("#state")).to_have_text("not protected")
     assert veil.api("GET", f"/policies/{PROTECTED}").json()["enabled"] is False
     popup.click("#toggle")
     expect(popup.locator("#state")).to_have_text("protected")
-    assert veil.api("GET", f"/policies/{PROTECTED}").json() == {**policy, "strength": "low"}
-    popup.select_option("#strength", "medium")
-    expect(popup.locator("#strength")).to_have_value("medium")
+    assert veil.api("GET", f"/policies/{PROTECTED}").json() == {**policy, "strength": "subtle"}
+    popup.select_option("#strength", "invisible")
+    expect(popup.locator("#strength")).to_have_value("invisible")
     assert veil.api("GET", f"/policies/{PROTECTED}").json() == policy
 
 

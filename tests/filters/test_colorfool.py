@@ -65,12 +65,12 @@ def test_change_lab_refuses_bad_shapes():
 @pytest.mark.parametrize("name", FOOLABLE)
 def test_label_changes_with_lightness_and_budget_kept(colorfool, surrogate, name):
     photo = decode(encoded(real_image(name), "PNG"))
-    result = colorfool(photo, FilterSettings("medium", seed=1))
+    result = colorfool(photo, FilterSettings("subtle", seed=1))
     out = decode(encode(result.photo))
     assert out.pixels.shape == photo.pixels.shape and opened(encode(result.photo)).format == "PNG"
     before, after = lab(photo.pixels), lab(out.pixels)
     assert (after[0] - before[0]).abs().max() < 1.0
-    budget = BUDGETS["medium"].colour
+    budget = BUDGETS["subtle"].colour
     assert float(delta_e2000(before, after).mean()) <= budget.delta_e * 1.1
     assert ssim(photo.pixels, out.pixels) >= budget.ssim
     assert result.report["fooled"] and result.report["method"] == "gradient"
@@ -80,7 +80,7 @@ def test_label_changes_with_lightness_and_budget_kept(colorfool, surrogate, name
 def test_people_are_left_exactly_as_they_were(colorfool):
     pixels = face_photo("kit_harington/2.jpg")
     photo = Photo(pixels, "PNG", "RGB")
-    result = colorfool(photo, FilterSettings("high", seed=0))
+    result = colorfool(photo, FilterSettings("strong", seed=0))
     mask, faces = person_mask(pixels)
     assert faces == 1 and result.report["faces"] == 1
     rows = np.linspace(0, mask.shape[0] - 1, pixels.shape[0]).round().astype(int)
@@ -94,7 +94,7 @@ def test_people_are_left_exactly_as_they_were(colorfool):
 def test_sky_only_turns_bluer(colorfool):
     pixels = np.zeros((120, 160, 3), np.uint8)
     pixels[:60], pixels[60:] = (135, 180, 230), (170, 120, 90)
-    result = colorfool(Photo(pixels, "PNG", "RGB"), FilterSettings("low", seed=0))
+    result = colorfool(Photo(pixels, "PNG", "RGB"), FilterSettings("invisible", seed=0))
     sky = result.report["shift"]["sky"]
     assert sky[0] <= 0 and sky[1] <= 0
     before, after = lab(pixels), lab(result.photo.pixels)
@@ -103,24 +103,24 @@ def test_sky_only_turns_bluer(colorfool):
 
 def test_search_changes_the_label_within_its_trials(toolkit):
     photo = decode(encoded(real_image(NEAR_BOUNDARY), "PNG"))
-    result = ColorFoolSearchFilter(toolkit)(photo, FilterSettings("medium", seed=3))
+    result = ColorFoolSearchFilter(toolkit)(photo, FilterSettings("subtle", seed=3))
     report = result.report
-    assert report["method"] == "search" and 1 <= report["steps"] < BUDGETS["medium"].colour.trials
+    assert report["method"] == "search" and 1 <= report["steps"] < BUDGETS["subtle"].colour.trials
     assert report["fooled"]
     before, after = lab(photo.pixels), lab(result.photo.pixels)
-    assert float(delta_e2000(before, after).mean()) <= BUDGETS["medium"].colour.delta_e * 1.1
+    assert float(delta_e2000(before, after).mean()) <= BUDGETS["subtle"].colour.delta_e * 1.1
 
 
 @pytest.mark.parametrize("variant", [ColorFoolFilter, ColorFoolSearchFilter])
 def test_same_seed_same_bytes(toolkit, variant):
     photo = decode(encoded(real_image(NEAR_BOUNDARY), "PNG"))
-    first = variant(toolkit)(photo, FilterSettings("medium", seed=3))
-    second = variant(toolkit)(photo, FilterSettings("medium", seed=3))
+    first = variant(toolkit)(photo, FilterSettings("subtle", seed=3))
+    second = variant(toolkit)(photo, FilterSettings("subtle", seed=3))
     assert encode(first.photo) == encode(second.photo)
     assert first.report == second.report
 
 
 def test_grey_photo_is_left_alone(colorfool):
     photo = decode(encoded(real_image(FOOLABLE[1]).convert("L"), "PNG"))
-    result = colorfool(photo, FilterSettings("medium", seed=0))
+    result = colorfool(photo, FilterSettings("subtle", seed=0))
     assert result.photo is photo and result.report["skipped"] == "grey"

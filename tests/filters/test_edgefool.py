@@ -51,7 +51,7 @@ def test_l0_smoothing_refuses_bad_shapes():
 @pytest.mark.parametrize("name", FOOLABLE)
 def test_label_changes_with_colours_and_budget_kept(edgefool, surrogate, name):
     photo = decode(encoded(real_image(name), "JPEG", quality=92))
-    result = edgefool(photo, FilterSettings("medium", seed=0))
+    result = edgefool(photo, FilterSettings("subtle", seed=0))
     data = encode(result.photo)
     assert opened(data).format == "JPEG" and opened(data).size == (320, 240)
     out = decode(data)
@@ -59,7 +59,7 @@ def test_label_changes_with_colours_and_budget_kept(edgefool, surrogate, name):
     assert float((after[0] - before[0]).abs().max()) > 2  # lightness did change
     # Colours stay: a, b move only by the rounding of the new RGB values.
     assert float((after[1:] - before[1:]).abs().mean()) < 0.5
-    budget = BUDGETS["medium"].detail
+    budget = BUDGETS["subtle"].detail
     assert float(delta_e2000(before, after).mean()) <= budget.delta_e * 1.1
     assert ssim(photo.pixels, result.photo.pixels) >= budget.ssim - 0.01
     assert result.report["fooled"]
@@ -68,25 +68,25 @@ def test_label_changes_with_colours_and_budget_kept(edgefool, surrogate, name):
 
 def test_a_stronger_setting_changes_more(edgefool):
     photo = decode(encoded(real_image(FOOLABLE[1]), "PNG"))
-    low = edgefool(photo, FilterSettings("low", seed=0))
-    high = edgefool(photo, FilterSettings("high", seed=0))
+    low = edgefool(photo, FilterSettings("invisible", seed=0))
+    high = edgefool(photo, FilterSettings("strong", seed=0))
     before = lab(photo.pixels)
     low_e = float(delta_e2000(before, lab(low.photo.pixels)).mean())
     high_e = float(delta_e2000(before, lab(high.photo.pixels)).mean())
-    assert 0 < low_e <= BUDGETS["low"].detail.delta_e * 1.1
-    assert high_e <= BUDGETS["high"].detail.delta_e * 1.1
+    assert 0 < low_e <= BUDGETS["invisible"].detail.delta_e * 1.1
+    assert high_e <= BUDGETS["strong"].detail.delta_e * 1.1
 
 
 def test_same_seed_same_bytes(edgefool):
     photo = decode(encoded(real_image(FOOLABLE[2], size=(200, 150)), "JPEG", quality=88))
-    first = edgefool(photo, FilterSettings("low", seed=9))
-    second = edgefool(photo, FilterSettings("low", seed=9))
+    first = edgefool(photo, FilterSettings("invisible", seed=9))
+    second = edgefool(photo, FilterSettings("invisible", seed=9))
     assert encode(first.photo) == encode(second.photo)
     assert first.report == second.report
 
 
 def test_grey_photo_stays_grey(edgefool):
     photo = decode(encoded(real_image(FOOLABLE[0]).convert("L"), "PNG"))
-    result = edgefool(photo, FilterSettings("medium", seed=0))
+    result = edgefool(photo, FilterSettings("subtle", seed=0))
     assert opened(encode(result.photo)).mode == "L"
     assert not np.array_equal(result.photo.pixels, photo.pixels)

@@ -67,7 +67,7 @@ def test_it_has_a_gradient_that_attacks_can_follow():
         stepped = Ssimulacra2(a, torch.float64)(
             (a + noise + 1e-3 * changed.grad.sign()).clamp(0, 1)
         )
-    assert float(stepped) > float(lower)  # following the gradient raises the score
+    assert float(stepped) > float(lower.detach())  # following the gradient raises the score
 
 
 def test_bad_input_is_a_clear_error():

@@ -150,7 +150,8 @@ def _add_bench(commands: argparse._SubParsersAction) -> None:
         help="measure the filters against a held-out classifier",
         description="For each filter, strength and platform profile: the held-out judge's "
         "accuracy on original and protected photos after the platform, the surrogate's "
-        "fooling rate, SSIM, PSNR, CIEDE2000, time and memory.",
+        "fooling rate, visibility (SSIMULACRA2, Butteraugli, beside the platform's own JPEG; "
+        "SSIM, PSNR, CIEDE2000), time and memory; a frontier plot, a contact sheet and crops.",
     )
     bench.add_argument("--data", type=Path, help="folder with labels.csv and the photos")
     bench.add_argument("--filters", action="append", help="comma-separated (default pfgsm)")

@@ -20,7 +20,7 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from batch.upload import simulate_upload
-from filters import FILTERS, FilterSettings, ProtectionError
+from filters import DEFAULT_STRENGTH, FILTERS, FilterSettings, ProtectionError
 from filters.record import ProtectionRecord, fields_of
 from filters.shared.platforms import get_profile
 from filters.shared.quality import ciede2000
@@ -235,7 +235,7 @@ def protect_batch(
     jobs: Sequence[Job],
     protector: Protector,
     filters: Sequence[str],
-    strength: str = "medium",
+    strength: str = DEFAULT_STRENGTH,
     *,
     profile: str = "none",
     seed: int | None = None,

@@ -105,7 +105,7 @@ def summarise(
     percentile of Butteraugli (higher is worse), beside the platform's own JPEG's, and the
     share of photos changed more visibly than that JPEG changes them.
 
-    >>> summarise([], ("pfgsm", "medium", "none"))["photos"]
+    >>> summarise([], ("pfgsm", "invisible", "none"))["photos"]
     0
     """
     ok = [r for r in rows if r.error is None]

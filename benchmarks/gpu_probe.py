@@ -38,7 +38,7 @@ def fixed_regions(pixels: np.ndarray) -> Regions:
 
 def timed(protector: Protector, data: bytes, name: str) -> tuple[float, dict]:
     start = time.perf_counter()
-    protected = protector.protect(data, [name], "medium", profile="facebook", seed=1)
+    protected = protector.protect(data, [name], "invisible", profile="facebook", seed=1)
     if torch.cuda.is_available():
         torch.cuda.synchronize()
     return time.perf_counter() - start, protected.report[name]

@@ -3,7 +3,7 @@
 >>> from filters import Protector
 >>> protector = Protector()
 >>> protector.load(["metadata", "pfgsm"])  # doctest: +SKIP
->>> protected = protector.protect(jpeg_bytes, ["metadata", "pfgsm"], "medium")  # doctest: +SKIP
+>>> protected = protector.protect(jpeg_bytes, ["metadata", "pfgsm"], "invisible")  # doctest: +SKIP
 >>> record = protector.measure(protected)  # doctest: +SKIP
 
 The house, bottom up: ``filters.codecs`` (bytes <-> ``Photo``, no torch), ``filters.shared``

@@ -23,6 +23,7 @@ from filters.codecs import (
     with_frames,
 )
 from filters.codecs.photo import Photo
+from filters.defaults import DEFAULT_STRENGTH
 from filters.measure import measure
 from filters.record import Protected, ProtectionRecord
 from filters.registry import FILTERS
@@ -110,7 +111,7 @@ class Protector:
         self,
         data: bytes,
         filters: Sequence[str],
-        strength: str = "medium",
+        strength: str = DEFAULT_STRENGTH,
         *,
         seed: int | None = None,
         profile: str = "none",

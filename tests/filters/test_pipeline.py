@@ -35,7 +35,7 @@ def private_photo() -> bytes:
 
 @pytest.fixture(scope="module")
 def protected(protector, private_photo) -> Protected:
-    return protector.protect(private_photo, ["metadata", "pfgsm"], "medium", seed=1)
+    return protector.protect(private_photo, ["metadata", "pfgsm"], "invisible", seed=1)
 
 
 @pytest.fixture(scope="module")

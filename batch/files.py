@@ -23,7 +23,6 @@ from batch.upload import simulate_upload
 from filters import DEFAULT_STRENGTH, FILTERS, FilterSettings, ProtectionError
 from filters.record import ProtectionRecord, fields_of
 from filters.shared.platforms import get_profile
-from filters.shared.quality import ciede2000
 
 if TYPE_CHECKING:
     from filters.pipeline import Protector
@@ -84,7 +83,6 @@ class PhotoReport:
     judge_before: dict[str, Any] | None = None
     judge_after: dict[str, Any] | None = None
     judge_after_upload: dict[str, Any] | None = None
-    ciede2000: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -227,7 +225,6 @@ def _protect_one(
         report.judge_before = label_of(judge.predict(before))
         report.judge_after = label_of(judge.predict(after))
         report.judge_after_upload = label_of(judge.predict(simulate_upload(after, profile)))
-        report.ciede2000 = round(float(ciede2000(before, after)), 4)
     return report
 
 

@@ -58,7 +58,9 @@ class ProtectionRecord:
     confidence_after: float = field(metadata=_doc("Its probability."))
     ssim: float | None = field(metadata=_doc("SSIM of the sent pixels against the uploaded."))
     psnr: float | None = field(metadata=_doc("PSNR in dB; none when the pixels are equal."))
-    ciede2000: float = field(metadata=_doc("Mean CIEDE2000 colour difference."))
+    ciede2000: float = field(
+        metadata=_doc("Mean CIEDE2000 colour difference, as a screen shows the photo.")
+    )
     ssimulacra2: float = field(
         metadata=_doc("SSIMULACRA2 on screen: 100 identical, 90 visually lossless, 70 high.")
     )

@@ -2,9 +2,9 @@
 
 A :class:`~filters.shared.strengths.PerceptualBudget` caps each pixel's change where texture
 hides it (:func:`texture_mask`: flat areas and strong edges keep almost nothing) and keeps
-SSIMULACRA2 above a floor. Attacks keep the floor on their small view at every step
-(:class:`ViewBound`, cheap), then fit the change's size to it on the photo as a screen shows
-it (:class:`ScreenFit`), and check the file as written.
+SSIMULACRA2 above a floor. Attacks keep the floor on their small view, measured every
+other step (:class:`ViewBound`, cheap), then fit the change's size to it on the photo as a
+screen shows it (:class:`ScreenFit`), and check the file as written.
 
 100 - SSIMULACRA2 grows about as the change's size to the power 1.2 (measured on pfgsm's
 changes: 3.6, 6.9, 12.8, 19.7, 29 points for 0.1, 0.2, 0.35, 0.5, 0.7 of one change), so one

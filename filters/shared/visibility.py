@@ -18,6 +18,7 @@ import math
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,7 @@ __all__ = [
     "SCREEN_EDGE",
     "Visibility",
     "butteraugli",
+    "butteraugli_each",
     "describe",
     "jpeg_round_trip",
     "screen_factor",
@@ -81,23 +83,47 @@ def _tool() -> str | None:
 
 def butteraugli(reference: np.ndarray, distorted: np.ndarray) -> float | None:
     """Butteraugli's max-norm distance of two (H, W, 3) uint8 sRGB images (0: identical);
-    None where libjxl's tool is not installed or fails.
+    None where libjxl's tool is not installed or fails."""
+    return butteraugli_each(reference, [distorted])[0]
+
+
+def butteraugli_each(reference: np.ndarray, distorted: Sequence[np.ndarray]) -> list[float | None]:
+    """:func:`butteraugli` of each distorted image against one reference, the tool's runs
+    side by side (each is single-threaded and takes most of a measurement's time).
 
     Written images are PNG in a private temporary folder: the tool reads files only.
     """
-    if reference.shape != distorted.shape:
-        raise ValueError(f"images differ in shape: {reference.shape} and {distorted.shape}")
+    for image in distorted:
+        if reference.shape != image.shape:
+            raise ValueError(f"images differ in shape: {reference.shape} and {image.shape}")
     tool = _tool()
     if tool is None:
-        return None
+        return [None] * len(distorted)
     with tempfile.TemporaryDirectory(prefix="veil-butteraugli-") as folder:
-        paths = Path(folder) / "a.png", Path(folder) / "b.png"
-        Image.fromarray(reference).save(paths[0], compress_level=1)
-        Image.fromarray(distorted).save(paths[1], compress_level=1)
-        done = subprocess.run([tool, *map(str, paths)], capture_output=True, text=True, timeout=120)
+        paths = [Path(folder) / f"{i}.png" for i in range(len(distorted) + 1)]
+        for path, image in zip(paths, [reference, *distorted], strict=True):
+            Image.fromarray(image).save(path, compress_level=1)
+        runs = [
+            subprocess.Popen(
+                [tool, str(paths[0]), str(path)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
+            for path in paths[1:]
+        ]
+        return [_distance(run) for run in runs]
+
+
+def _distance(run: subprocess.Popen[str]) -> float | None:
     try:
-        return round(float(done.stdout.split()[0]), 4)
+        out, _ = run.communicate(timeout=120)
+        return round(float(out.split()[0]), 4)
     except (IndexError, ValueError):
+        return None
+    except subprocess.TimeoutExpired:
+        run.kill()
+        run.communicate()
         return None
 
 
@@ -137,14 +163,19 @@ class Visibility:
             original, changed: (H, W, 3) uint8 of one size.
             quality: the platform's JPEG quality, the yardstick.
         """
-        before, after = screen_view(original), screen_view(changed)
+        return cls.on_screen(screen_view(original), screen_view(changed), quality)
+
+    @classmethod
+    def on_screen(cls, before: np.ndarray, after: np.ndarray, quality: int) -> Visibility:
+        """:meth:`measure` of two photos already at :func:`screen_view` size."""
         platform = jpeg_round_trip(before, quality)
         pair = torch.from_numpy(np.stack([after, platform])).permute(0, 3, 1, 2).float() / 255
         with torch.inference_mode():
             scores = Ssimulacra2(before)(pair)
+        ours, theirs = butteraugli_each(before, [after, platform])
         return cls(
             ssimulacra2=round(float(scores[0]), 2),
-            butteraugli=butteraugli(before, after),
+            butteraugli=ours,
             platform_ssimulacra2=round(float(scores[1]), 2),
-            platform_butteraugli=butteraugli(before, platform),
+            platform_butteraugli=theirs,
         )

@@ -121,7 +121,7 @@ def test_batch_report_has_both_classifiers_and_colour_difference(tmp_path, surro
     }
     assert report.judge_before["index"] == judge.predict(decode(source.read_bytes()).pixels).index
     assert report.judge_after_upload is not None
-    assert 0 < report.ciede2000 < 10
+    assert 0 < report.record.ciede2000 < 10
     assert 0.8 < report.record.ssim <= 1
     path = tmp_path / "reports" / "hen.jpg.json"
     write_report(report, path)

@@ -190,3 +190,39 @@ async def test_a_failed_measurement_still_audits_the_protected_upload(book, outc
         await addon.measured()
     [entry], _ = store.list_audit()
     assert entry.outcome == "protected" and entry.record is None
+
+
+async def test_a_series_of_uploads_is_protected_before_any_is_measured(
+    book, outcomes, store, photo
+):
+    # Measuring used to share the worker: each upload waited for the one before to be measured.
+    fake = FakeProtector(measure_delay=0.3)
+    addon = protector_addon(book, outcomes, fake)
+    with taddons.context(addon):
+        await addon.running()
+        loop = asyncio.get_running_loop()
+        for number in range(3):
+            started = loop.time()
+            await addon.request(flow_for(f"/up/{number}", photo))
+            assert loop.time() - started < 0.3
+        assert fake.calls == 3 and fake.measured == 0
+        await addon.measured()
+    assert fake.measured == 3
+    entries, total = store.list_audit()
+    assert total == 3 and all(e.record is not None for e in entries)
+
+
+async def test_uploads_still_unmeasured_at_shutdown_keep_their_rows(
+    book, outcomes, store, photo, monkeypatch
+):
+    monkeypatch.setattr("proxy.addons.protect.MEASURE_WAIT_S", 0.1)
+    fake = FakeProtector(measure_delay=2.0)
+    addon = protector_addon(book, outcomes, fake)
+    with taddons.context(addon):
+        await addon.running()
+        await addon.request(flow_for("/up/a", photo))
+        await addon.request(flow_for("/up/b", photo))
+        await addon.done()
+    entries, total = store.list_audit()
+    assert total == 2 and {e.path for e in entries} == {"/up/a", "/up/b"}
+    assert all(e.outcome == "protected" and e.record is None for e in entries)

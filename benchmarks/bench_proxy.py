@@ -78,6 +78,17 @@ def cpu_hog() -> Iterator[None]:
             hog.join()
 
 
+def wait_audited(veil: VeilProcess, count: int, timeout_s: float = 300.0) -> None:
+    """Until Veil has measured ``count`` protected uploads for its audit. Veil defers that
+    while uploads keep coming; waiting for it between phases starts each one as a user's
+    next batch would, with none of the batch before still being measured."""
+    deadline = time.monotonic() + timeout_s
+    while veil.api("GET", "/stats").json()["by_outcome"].get("protected", 0) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"Veil audited fewer than {count} uploads in {timeout_s:g} s")
+        time.sleep(0.2)
+
+
 def latency_during(client: httpx.Client, url: str, upload: Callable[[], object]) -> float:
     """Median GET latency while ``upload`` runs in another thread: the event loop stays free."""
     worker = threading.Thread(target=upload)
@@ -163,6 +174,7 @@ def main() -> None:
         )
 
         uploads: list[dict[str, object]] = []
+        audited = 0  # protected uploads so far, each one audit row
         with httpx.Client(proxy=veil_proxy, verify=trust_veil, timeout=300) as client:
             for megapixels, size in MEGAPIXELS.items():
                 photo = jpeg_with_private_metadata(imagenet_photo("n01514859_hen"), size=size)
@@ -176,6 +188,8 @@ def main() -> None:
                     put_policy(filters)
                     took = upload_ms(client, f"{site}/upload", photo, args.uploads)
                     row["+".join(filters) + "_added_ms"] = took - baseline
+                    audited += args.uploads
+                    wait_audited(veil, audited)
                 uploads.append(row)
                 print(row, flush=True)
             # The same protected uploads with the CPU kept busy by other processes.
@@ -187,6 +201,8 @@ def main() -> None:
                     baseline = upload_ms(client, f"{plain}/upload", photo, args.uploads)
                     took = upload_ms(client, f"{site}/upload", photo, args.uploads)
                     row["busy_metadata+pfgsm_added_ms"] = took - baseline
+                    audited += args.uploads
+                    wait_audited(veil, audited)
                     print(row, flush=True)
             twelve = jpeg_with_private_metadata(
                 imagenet_photo("n01514859_hen"), size=MEGAPIXELS[12]

@@ -20,6 +20,7 @@ from kornia.color import lab_to_rgb, rgb_to_lab
 
 from filters.base import Filter, Filtered, FilterSettings, Toolkit
 from filters.codecs.photo import Photo
+from filters.shared.budget import share_within_floor
 from filters.shared.colour import change_lab
 from filters.shared.quality import delta_e2000
 from filters.shared.regions import REGIONS, Regions, find_regions
@@ -160,6 +161,9 @@ class ColorFoolFilter(Filter):
         shifts, steps = self._attack(views, original, budget, seed)
         ab = _field(shifts[None], masks[0])
         field = torch.cat([torch.zeros_like(ab[:, :1]), ab], dim=1)
+        floor = budgets_for(settings.strength).perceptual.ssimulacra2_min
+        share = share_within_floor(photo.pixels, lambda px, s: change_lab(px, field * s), floor)
+        field = field * share
         out = photo.with_pixels(change_lab(photo.pixels, field))
         sent = self.surrogate.view(self.written_pixels(out))
         with torch.inference_mode():
@@ -168,5 +172,6 @@ class ColorFoolFilter(Filter):
         mean = shifts.mean(dim=(-2, -1))
         shift = {name: [round(float(v), 2) for v in mean[i]] for i, name in enumerate(SHIFTED)}
         report |= {"steps": steps, "shift": shift, "fooled": top1 != original}
+        report["share"] = round(share, 3)
         report |= {"original_index": original, "delta_e": round(delta_e, 3)}
         return Filtered(out, report)

@@ -19,6 +19,7 @@ from kornia.color import lab_to_rgb, rgb_to_lab
 
 from filters.base import Filter, Filtered, FilterSettings, Toolkit
 from filters.codecs.photo import Photo
+from filters.shared.budget import share_within_floor
 from filters.shared.colour import change_lab, upsampler
 from filters.shared.quality import delta_e2000
 from filters.shared.strengths import DetailBudget, budgets_for
@@ -174,6 +175,9 @@ class EdgeFoolFilter(Filter):
         blur = (blur[0].to(view.device), blur[1].to(view.device))
         change, steps = self._attack(lab, view, detail, blur, original, budget)
         field = torch.cat([change, torch.zeros_like(change), torch.zeros_like(change)], dim=1)
+        floor = budgets_for(settings.strength).perceptual.ssimulacra2_min
+        share = share_within_floor(photo.pixels, lambda px, s: change_lab(px, field * s), floor)
+        field = field * share
         out = photo.with_pixels(change_lab(photo.pixels, field))
         sent = self.surrogate.view(self.written_pixels(out))
         with torch.inference_mode():
@@ -186,6 +190,7 @@ class EdgeFoolFilter(Filter):
                 "max": round(float(change.abs().max()), 3),
             },
             "fooled": top1 != original,
+            "share": round(share, 3),
             "original_index": original,
             "delta_e": round(delta_e, 3),
         }

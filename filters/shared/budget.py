@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from filters.shared.ssimulacra2 import Ssimulacra2
 from filters.shared.visibility import screen_view
 
-__all__ = ["GROWTH", "ScreenFit", "ViewBound", "room_for", "texture_mask"]
+__all__ = ["GROWTH", "ScreenFit", "ViewBound", "room_for", "share_within_floor", "texture_mask"]
 
 # 100 - SSIMULACRA2 ~ size ** GROWTH.
 GROWTH = 1.2
@@ -150,3 +150,20 @@ class ScreenFit:
             if self.score_screen(render(scale)) >= floor:
                 best = scale
         return best
+
+
+def share_within_floor(
+    pixels: np.ndarray, render: Callable[[np.ndarray, float], np.ndarray], floor: float
+) -> float:
+    """The largest share (at most 1) of a change that keeps SSIMULACRA2 at ``floor`` on screen.
+
+    For filters whose own budget is not SSIMULACRA2 (colour shifts, detail gain): the
+    strength's floor holds for them too.
+
+    Args:
+        pixels: (H, W, 3) uint8, the original photo.
+        render: (pixels of any size, share) -> those pixels with that share of the change.
+        floor: the SSIMULACRA2 to keep at least.
+    """
+    screen = ScreenFit(pixels)
+    return screen.fit(lambda share: render(screen.screen, share), floor, 1.0)

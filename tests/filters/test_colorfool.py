@@ -13,6 +13,7 @@ from filters.codecs import decode, encode
 from filters.codecs.photo import Photo
 from filters.colorfool import ColorFoolFilter
 from filters.colorfool_search import ColorFoolSearchFilter
+from filters.shared.budget import ScreenFit
 from filters.shared.colour import change_lab
 from filters.shared.quality import delta_e2000, ssim
 from filters.shared.regions import person_mask
@@ -124,3 +125,12 @@ def test_grey_photo_is_left_alone(colorfool):
     photo = decode(encoded(real_image(FOOLABLE[1]).convert("L"), "PNG"))
     result = colorfool(photo, FilterSettings("subtle", seed=0))
     assert result.photo is photo and result.report["skipped"] == "grey"
+
+
+@pytest.mark.parametrize("strength", ["invisible", "strong"])
+def test_the_strengths_ssimulacra2_floor_holds(colorfool, strength):
+    photo = decode(encoded(real_image(FOOLABLE[0]), "PNG"))
+    result = colorfool(photo, FilterSettings(strength, seed=1))
+    floor = BUDGETS[strength].perceptual.ssimulacra2_min
+    assert ScreenFit(photo.pixels).score(result.photo.pixels) >= floor - 0.5
+    assert 0 < result.report["share"] <= 1

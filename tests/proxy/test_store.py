@@ -315,13 +315,18 @@ CREATE TABLE thumbnails (
 );
 """
 
+# The policies table of schema version 2 (before the strengths were renamed).
+VERSION_2_POLICIES = (
+    "CREATE TABLE policies (site TEXT PRIMARY KEY, enabled INTEGER NOT NULL, "
+    "filters TEXT NOT NULL, strength TEXT NOT NULL, on_failure TEXT NOT NULL, "
+    "updated TEXT NOT NULL, profile TEXT NOT NULL DEFAULT 'facebook');"
+)
+
 
 def test_an_audit_written_before_the_record_reads_back_and_takes_new_rows(db_path: Path) -> None:
     raw = sqlite3.connect(db_path)
     raw.executescript(
-        "CREATE TABLE policies (site TEXT PRIMARY KEY, enabled INTEGER NOT NULL, "
-        "filters TEXT NOT NULL, strength TEXT NOT NULL, on_failure TEXT NOT NULL, "
-        "updated TEXT NOT NULL, profile TEXT NOT NULL DEFAULT 'facebook');"
+        VERSION_2_POLICIES
         + VERSION_1_AUDIT
         + "INSERT INTO audit (time, site, method, path, filters, outcome, metadata_removed, "
         "size_before, size_after, width, height, label_before, elapsed_ms) VALUES "
@@ -358,9 +363,7 @@ def test_a_field_added_to_the_record_becomes_a_column_of_old_files(db_path, monk
 def test_policies_stored_with_the_old_strength_names_survive_the_upgrade(db_path: Path) -> None:
     raw = sqlite3.connect(db_path)
     raw.executescript(
-        "CREATE TABLE policies (site TEXT PRIMARY KEY, enabled INTEGER NOT NULL, "
-        "filters TEXT NOT NULL, strength TEXT NOT NULL, on_failure TEXT NOT NULL, "
-        "updated TEXT NOT NULL, profile TEXT NOT NULL DEFAULT 'facebook');"
+        VERSION_2_POLICIES
         + VERSION_1_AUDIT
         + "INSERT INTO policies VALUES ('a.example.com', 1, '[\"metadata\"]', 'low', 'block', "
         "'then', 'facebook'), ('b.example.com', 0, '[\"pfgsm\"]', 'medium', 'send_original', "

@@ -245,8 +245,6 @@ class UploadProtector:
                     assert self._measurer is not None
                     work = self._measurer.submit(self.protector.measure, image)
                     record = await asyncio.wrap_future(work)
-                except asyncio.CancelledError:
-                    raise
                 except Exception:  # the photo left protected: its row says so, unmeasured
                     log.exception("measuring a protected upload to %s failed", policy.site)
                     record = None

@@ -20,8 +20,13 @@ alpha * sign(grad CE(target))). As published it fools its own classifier and no 
   strengths (four fifths of each step at strong), and keeps SSIMULACRA2 above the
   strength's floor on its view, measured every other step.
 
-The change is upsampled to the full photo, sized to the floor on the photo as a screen shows
-it, then checked on the encoded file. At the invisible strength, on 30 tuning photos, the
+The change is upsampled to the full photo and spread over its own detail there (at up to
+2048 px, :func:`~filters.shared.budget.detail_gain`): inside each view pixel's block it goes
+to the hair and leaves, off the smooth collar or skin beside them, so close up it follows
+the photo's texture, not the view's blocks (on 16 real photos of 0.25-3.3 MP, SSIMULACRA2
+85.8 -> 86.4 at the same cap; on 60 ImageNet photos the judge's top-1 after facebook 68% ->
+70%, one photo). It is then sized to the floor on the photo as a screen shows it, and
+checked on the encoded file. At the invisible strength, on 30 tuning photos, the
 judge's top-1 after facebook (77% on the originals) went from 63% (the medium change of
 before, shrunk to SSIMULACRA2 80) to 60% with the floor kept during the attack, to 53%
 without smoothing the gradient, and, with Butteraugli down from 6 to 3.3, to 60% with the
@@ -53,7 +58,7 @@ import torch.nn.functional as F
 
 from filters.base import Filter, Filtered, FilterSettings, Toolkit
 from filters.codecs.photo import Photo
-from filters.shared.budget import ScreenFit, ViewBound, room_for, texture_mask
+from filters.shared.budget import ScreenFit, ViewBound, detail_gain, room_for, texture_mask
 from filters.shared.robust import PlatformTransform
 from filters.shared.strengths import budgets_for
 from filters.shared.surrogate import INPUT_SIZE, Ensemble, scaled_view
@@ -65,8 +70,9 @@ from filters.shared.transfer import (
     towards_lightness,
     transfer_attack,
 )
+from filters.shared.visibility import screen_view
 
-__all__ = ["PFGSMFilter", "render_delta"]
+__all__ = ["PFGSMFilter", "render_delta", "shaped_gain"]
 
 # Share of the gradient the attack's surrogates pass back through each residual branch
 # (Skip Gradient Method): judge top-1 after facebook on the development photos 47% -> 37%.
@@ -79,17 +85,28 @@ OWN_JPEG_BELOW = 90
 # (the encoder's own loss comes on top of the change's).
 REFITS = 2
 DEFAULT_ATTACK = AttackConfig()
+# The change follows the photo's own detail up to this size: no platform keeps more (facebook
+# 2048 px), and beyond it the texture costs more than it gives (0.05 s at 3 MP, 0.2 at 12).
+SHAPE_EDGE = 2048
 
 
-def render_delta(pixels: np.ndarray, delta: torch.Tensor) -> np.ndarray:
+def render_delta(
+    pixels: np.ndarray, delta: torch.Tensor, gain: np.ndarray | None = None
+) -> np.ndarray:
     """Add a (1, 3, h, w) change in [0, 1] units to (H, W, 3) uint8 pixels, upsampled bilinearly.
 
-    The change is rounded to whole levels first, so the result differs from ``pixels`` by at
-    most ``round(max|delta| * 255)`` levels.
+    ``gain`` (from :func:`shaped_gain`) spreads the change over the photo's own detail, at
+    its size, before the last upsampling to the photo. The change is rounded to whole levels
+    first, so the result differs from ``pixels`` by at most ``round(max|delta * gain| * 255)``.
     """
     height, width = pixels.shape[:2]
+    levels = delta.detach().cpu().float() * 255
+    if gain is not None:
+        size = gain.shape
+        levels = F.interpolate(levels, size=size, mode="bilinear", align_corners=False)
+        levels = levels.mul_(torch.from_numpy(gain))
     # uint8 with an offset of 128: torch's uint8 channels-last resize is the fast path.
-    levels = (delta.detach().cpu() * 255).round_().add_(128).clamp_(0, 255).to(torch.uint8)
+    levels = levels.round_().add_(128).clamp_(0, 255).to(torch.uint8)
     levels = levels.contiguous(memory_format=torch.channels_last)
     big = F.interpolate(levels, size=(height, width), mode="bilinear", align_corners=False)
     change = big[0].permute(1, 2, 0).numpy()  # (H, W, 3) view, no copy
@@ -104,6 +121,11 @@ def render_delta(pixels: np.ndarray, delta: torch.Tensor) -> np.ndarray:
     return out
 
 
+def shaped_gain(pixels: np.ndarray, view_size: tuple[int, int], floor: float) -> np.ndarray:
+    """:func:`detail_gain` of a photo at up to :data:`SHAPE_EDGE` (box means above it)."""
+    return detail_gain(screen_view(pixels, SHAPE_EDGE), view_size, floor=floor)
+
+
 class _Attack(NamedTuple):
     """What the ensemble attack made, and what the steps after it reuse."""
 
@@ -115,6 +137,7 @@ class _Attack(NamedTuple):
     delta: torch.Tensor
     transform: PlatformTransform
     lightness: float
+    texture_floor: float
 
 
 def _squashed(images: torch.Tensor) -> torch.Tensor:
@@ -141,6 +164,8 @@ class PFGSMFilter(Filter):
     """
 
     name = "pfgsm"
+    # Spread the change over the photo's own detail (detail_gain); off: plain upsampling.
+    shape_detail = True
     description = (
         "Adds a change to lightness, where texture hides it, that makes image classifiers see "
         "another class, made to survive the platform's recompression (EfficientNet-Lite "
@@ -209,16 +234,44 @@ class PFGSMFilter(Filter):
             grey=photo.is_grey,
             project=keep,
         )
-        return _Attack(view, keep, likely, target, bound, delta, transform, config.lightness)
+        return _Attack(
+            view,
+            keep,
+            likely,
+            target,
+            bound,
+            delta,
+            transform,
+            config.lightness,
+            config.texture_floor,
+        )
 
     @staticmethod
-    def _fit(screen: ScreenFit, delta: torch.Tensor, bound: torch.Tensor, floor: float) -> float:
+    def _fit(
+        screen: ScreenFit,
+        delta: torch.Tensor,
+        bound: torch.Tensor,
+        floor: float,
+        gain: np.ndarray | None,
+    ) -> float:
         """The largest scale of ``delta`` within its per-pixel caps that keeps the floor."""
         return screen.fit(
-            lambda scale: render_delta(screen.screen, delta * scale),
+            lambda scale: render_delta(screen.screen, delta * scale, gain),
             floor,
             room_within(delta, bound),
         )
+
+    def _gains(
+        self, pixels: np.ndarray, screen: np.ndarray, attack: _Attack
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The detail gains of the photo and of its screen view (None: not shaped)."""
+        if not self.shape_detail:
+            return None, None
+        view_size = tuple(attack.view.shape[-2:])
+        on_screen = shaped_gain(screen, view_size, attack.texture_floor)
+        if screen is pixels:
+            return on_screen, on_screen
+        return shaped_gain(pixels, view_size, attack.texture_floor), on_screen
 
     def _top_up(
         self, attack: _Attack, delta: torch.Tensor, original: int, grey: bool
@@ -244,11 +297,12 @@ class PFGSMFilter(Filter):
         budget = budgets_for(settings.strength).perceptual
         original, floor = attack.likely[0], budget.ssimulacra2_min
         screen = ScreenFit(photo.pixels)
-        scale = self._fit(screen, attack.delta, attack.bound, floor)
+        gain, screen_gain = self._gains(photo.pixels, screen.screen, attack)
+        scale = self._fit(screen, attack.delta, attack.bound, floor, screen_gain)
         delta = attack.delta * scale
         extra = refits = 0
         while True:
-            out = photo.with_pixels(render_delta(photo.pixels, delta))
+            out = photo.with_pixels(render_delta(photo.pixels, delta, gain))
             sent = self.written_pixels(out)
             # The file as written must keep the floor, the encoder's own loss included.
             visible = screen.score(sent)
@@ -266,7 +320,7 @@ class PFGSMFilter(Filter):
                 break
             delta = self._top_up(attack, delta, original, photo.is_grey)
             extra += 2
-            delta = delta * self._fit(screen, delta, attack.bound, floor)
+            delta = delta * self._fit(screen, delta, attack.bound, floor, screen_gain)
         report = {
             "target": self.surrogate.categories[attack.target],
             "target_index": attack.target,

@@ -52,18 +52,18 @@ _WORDS = (
 )
 
 
-def screen_factor(height: int, width: int) -> int:
-    """The whole factor that brings a photo's long edge to at most :data:`SCREEN_EDGE`.
+def screen_factor(height: int, width: int, edge: int = SCREEN_EDGE) -> int:
+    """The whole factor that brings a photo's long edge to at most ``edge``.
 
-    >>> screen_factor(3000, 4000), screen_factor(375, 500)
-    (4, 1)
+    >>> screen_factor(3000, 4000), screen_factor(375, 500), screen_factor(3000, 4000, 2048)
+    (4, 1, 2)
     """
-    return max(1, math.ceil(max(height, width) / SCREEN_EDGE))
+    return max(1, math.ceil(max(height, width) / edge))
 
 
-def screen_view(pixels: np.ndarray) -> np.ndarray:
+def screen_view(pixels: np.ndarray, edge: int = SCREEN_EDGE) -> np.ndarray:
     """(H, W, 3) uint8 as a screen shows it: box means by :func:`screen_factor`."""
-    factor = screen_factor(*pixels.shape[:2])
+    factor = screen_factor(*pixels.shape[:2], edge)
     if factor == 1:
         return pixels
     return np.asarray(Image.fromarray(pixels).reduce(factor))

@@ -7,7 +7,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from filters.shared.budget import EDGE_KEEP, ScreenFit, ViewBound, room_for, texture_mask
+from filters.shared.budget import (
+    DETAIL_MOST,
+    EDGE_KEEP,
+    ScreenFit,
+    ViewBound,
+    detail_gain,
+    room_for,
+    texture_mask,
+    texture_share,
+)
 from filters.shared.ssimulacra2 import ssimulacra2
 from filters.shared.strengths import BUDGETS, STRENGTHS
 from tests.photos import real_image
@@ -87,3 +96,24 @@ def test_screen_fit_respects_the_caps_limit():
     change = smooth_change((240, 320), 1.0)
     fit = ScreenFit(pixels)
     assert fit.fit(lambda s: render(pixels, change, s), 50.0, limit=0.5) == 0.5
+
+
+def test_texture_share_matches_the_mask_of_a_view():
+    pixels = np.asarray(real_image(size=(160, 120)))
+    share = texture_share(pixels)
+    assert share.shape == (120, 160) and share.dtype == np.float32
+    assert np.allclose(texture_mask(as_view(pixels))[0, 0].numpy(), share, atol=1e-5)
+
+
+def test_detail_gain_moves_a_change_off_flat_parts_and_keeps_its_mean():
+    # A photo whose left half of every 16-pixel block is flat and right half busy: a view of
+    # 16x fewer pixels sees each block as one pixel, half busy.
+    rng = np.random.default_rng(0)
+    pixels = np.full((256, 256, 3), 120, np.uint8)
+    for left in range(0, 256, 16):
+        pixels[:, left + 8 : left + 16] = rng.integers(60, 180, (256, 8, 3), dtype=np.uint8)
+    gain = detail_gain(pixels, (16, 16))
+    flat, busy = gain[:, 4::16].mean(), gain[:, 12::16].mean()
+    assert busy > 1.3 > 0.7 > flat
+    assert gain.max() <= DETAIL_MOST
+    assert abs(float(gain[16:-16, 16:-16].mean()) - 1) < 0.15

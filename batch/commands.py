@@ -8,7 +8,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from filters import DEFAULT_FILTERS, DEFAULT_PROFILE, DEFAULT_STRENGTH, PROFILES, STRENGTHS
+from filters import (
+    DEFAULT_FACES,
+    DEFAULT_FILTERS,
+    DEFAULT_PROFILE,
+    DEFAULT_STRENGTH,
+    PROFILES,
+    STRENGTHS,
+    WHOSE_FACES,
+)
 
 __all__ = ["add_commands", "names"]
 
@@ -39,7 +47,7 @@ def _protect(args: argparse.Namespace) -> int:
     from filters import Protector
 
     filters = names(args.filter, DEFAULT_FILTERS)
-    check_options(filters, args.strength, args.profile)  # before the models load
+    check_options(filters, args.strength, args.profile, args.faces)  # before the models load
     jobs, failed = plan_jobs(args.inputs, args.out)
     protector = Protector()
     judge = None
@@ -68,6 +76,7 @@ def _protect(args: argparse.Namespace) -> int:
         seed=args.seed,
         judge=judge,
         on_done=done,
+        faces=args.faces,
     )
     for report in reports:
         if report.ok and report.record is not None:
@@ -134,6 +143,12 @@ def _add_protect(commands: argparse._SubParsersAction) -> None:
         "--profile", default=DEFAULT_PROFILE, help="platform to survive: " + " or ".join(PROFILES)
     )
     protect.add_argument("--seed", type=int, help="repeatable results (default from each file)")
+    protect.add_argument(
+        "--faces",
+        default=DEFAULT_FACES,
+        help="whose faces the face filters change: all, bystanders (all but the largest) or "
+        f"none (one of {', '.join(WHOSE_FACES)})",
+    )
     protect.add_argument(
         "--report",
         type=Path,

@@ -20,7 +20,7 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from batch.upload import simulate_upload
-from filters import DEFAULT_STRENGTH, FILTERS, FilterSettings, ProtectionError
+from filters import DEFAULT_FACES, DEFAULT_STRENGTH, FILTERS, FilterSettings, ProtectionError
 from filters.record import ProtectionRecord, fields_of
 from filters.shared.platforms import get_profile
 
@@ -206,9 +206,10 @@ def _protect_one(
     profile: str,
     seed: int | None,
     judge: Predictor | None,
+    faces: str,
 ) -> PhotoReport:
     protected = protector.protect(
-        job.source.read_bytes(), filters, strength, seed=seed, profile=profile
+        job.source.read_bytes(), filters, strength, seed=seed, profile=profile, faces=faces
     )
     _write_new(job.target, protected.data)
     report = PhotoReport(
@@ -238,6 +239,7 @@ def protect_batch(
     seed: int | None = None,
     judge: Predictor | None = None,
     on_done: Callable[[PhotoReport], None] | None = None,
+    faces: str = DEFAULT_FACES,
 ) -> list[PhotoReport]:
     """Protect each job's photo; a failure is reported and the batch goes on.
 
@@ -247,15 +249,17 @@ def protect_batch(
         judge: the held-out classifier for the report's judge labels and CIEDE2000 (both
             skipped when None: they cost a second model).
         on_done: called after each photo, e.g. to advance a progress bar or write a report.
+        faces: whose faces the face filters change (``WHOSE_FACES``).
 
     Raises:
-        ProtectionError: an unknown filter, strength or profile (before any photo is touched).
+        ProtectionError: an unknown filter, strength, profile or faces (before any photo is
+            touched).
     """
-    check_options(filters, strength, profile)
+    check_options(filters, strength, profile, faces)
     reports = []
     for job in jobs:
         try:
-            report = _protect_one(protector, job, filters, strength, profile, seed, judge)
+            report = _protect_one(protector, job, filters, strength, profile, seed, judge, faces)
         except (ProtectionError, OSError) as error:
             report = PhotoReport(str(job.source), error=str(error) or type(error).__name__)
         reports.append(report)
@@ -264,8 +268,11 @@ def protect_batch(
     return reports
 
 
-def check_options(filters: Sequence[str], strength: str, profile: str) -> None:
-    """Fail on an unknown filter, strength or profile before loading models or reading photos.
+def check_options(
+    filters: Sequence[str], strength: str, profile: str, faces: str = DEFAULT_FACES
+) -> None:
+    """Fail on an unknown filter, strength, profile or faces before loading models or reading
+    photos.
 
     Raises:
         ProtectionError: naming the known values.
@@ -277,7 +284,7 @@ def check_options(filters: Sequence[str], strength: str, profile: str) -> None:
         raise ProtectionError(
             f"unknown filter {', '.join(map(repr, unknown))}; known: {', '.join(FILTERS)}"
         )
-    FilterSettings(strength)
+    FilterSettings(strength, faces=faces)
     get_profile(profile)
 
 

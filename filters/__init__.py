@@ -21,7 +21,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from filters.base import Chain, Filter, Filtered, FilterSettings, Toolkit
     from filters.codecs.errors import ProtectionError, UnsupportedImageError
-    from filters.defaults import DEFAULT_FILTERS, DEFAULT_PROFILE, DEFAULT_STRENGTH
+    from filters.defaults import (
+        DEFAULT_FACES,
+        DEFAULT_FILTERS,
+        DEFAULT_PROFILE,
+        DEFAULT_STRENGTH,
+        WHOSE_FACES,
+    )
     from filters.pipeline import Protector
     from filters.record import Protected, ProtectionRecord
     from filters.registry import FILTERS, describe_filters
@@ -36,6 +42,7 @@ if TYPE_CHECKING:
 # Each public name and the module that defines it.
 _HOMES = {
     "Chain": "filters.base",
+    "DEFAULT_FACES": "filters.defaults",
     "DEFAULT_FILTERS": "filters.defaults",
     "DEFAULT_PROFILE": "filters.defaults",
     "DEFAULT_STRENGTH": "filters.defaults",
@@ -52,11 +59,13 @@ _HOMES = {
     "STRENGTHS": "filters.shared.strengths",
     "Toolkit": "filters.base",
     "UnsupportedImageError": "filters.codecs.errors",
+    "WHOSE_FACES": "filters.defaults",
     "canonical_strength": "filters.shared.strengths",
     "describe_filters": "filters.registry",
     "describe_strengths": "filters.shared.strengths",
 }
 __all__ = [
+    "DEFAULT_FACES",
     "DEFAULT_FILTERS",
     "DEFAULT_PROFILE",
     "DEFAULT_STRENGTH",
@@ -64,6 +73,7 @@ __all__ = [
     "LEGACY_STRENGTHS",
     "PROFILES",
     "STRENGTHS",
+    "WHOSE_FACES",
     "Chain",
     "Filter",
     "FilterSettings",

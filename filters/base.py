@@ -15,7 +15,7 @@ import numpy as np
 
 from filters.codecs.errors import ProtectionError
 from filters.codecs.photo import Photo
-from filters.defaults import DEFAULT_STRENGTH
+from filters.defaults import DEFAULT_FACES, DEFAULT_STRENGTH, WHOSE_FACES
 from filters.shared.platforms import get_profile
 from filters.shared.strengths import STRENGTHS, canonical_strength
 
@@ -33,7 +33,8 @@ class FilterSettings:
 
     Raises:
         ProtectionError: ``strength`` is not one of :data:`STRENGTHS`, ``profile`` not a
-            platform profile, or a private label not an ImageNet class index.
+            platform profile, a private label not an ImageNet class index, or ``faces`` not
+            one of :data:`WHOSE_FACES`.
     """
 
     strength: str = DEFAULT_STRENGTH
@@ -42,6 +43,8 @@ class FilterSettings:
     profile: str = "none"
     # ImageNet classes the user marks private: a filter never makes the photo look like them.
     private_labels: tuple[int, ...] = ()
+    # Whose faces the face filters change (WHOSE_FACES): all, bystanders, none.
+    faces: str = DEFAULT_FACES
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "strength", canonical_strength(self.strength))  # old names
@@ -55,6 +58,10 @@ class FilterSettings:
             isinstance(c, int) and 0 <= c < 1000 for c in labels
         ):
             raise ProtectionError(f"private labels must be ImageNet indices 0..999, got {labels!r}")
+        if self.faces not in WHOSE_FACES:
+            raise ProtectionError(
+                f"whose faces must be one of {', '.join(WHOSE_FACES)}, not {self.faces!r}"
+            )
 
 
 @dataclass(frozen=True)

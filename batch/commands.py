@@ -94,7 +94,32 @@ def _protect(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+def _face_bench(args: argparse.Namespace) -> int:
+    from batch.face_bench import load_people, run_face_bench
+    from batch.face_judge import FaceJudge
+    from batch.files import ProgressBar
+    from batch.report import face_table, write_face_outputs
+    from batch.samples import DEFAULT_DATA
+    from filters import Protector
+
+    data = args.data or DEFAULT_DATA.parent / "faces"
+    filters = names(args.filters, ("faces-cloak",))
+    strengths = names(args.strengths, (DEFAULT_STRENGTH,))
+    profiles = names(args.profiles, ("facebook",))
+    photos = sum(len(paths) for paths in load_people(data).values())
+    bar = ProgressBar(photos * len(filters) * len(strengths) * len(profiles))
+    run = run_face_bench(
+        Protector(), FaceJudge.load(), data, filters, strengths, profiles, progress=bar.update
+    )
+    paths = write_face_outputs(run, args.out or Path("benchmarks/results/faces"))
+    print(face_table(run["summary"]), end="")
+    print("Wrote " + ", ".join(str(path) for path in paths))
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
+    if args.faces:
+        return _face_bench(args)
     from batch.bench import run_bench, steps
     from batch.files import ProgressBar
     from batch.judge import Judge
@@ -115,7 +140,7 @@ def _bench(args: argparse.Namespace) -> int:
     count = len(load_samples(config.data, config.limit))  # fails fast on bad data
     bar = ProgressBar(steps(config, count))
     run = run_bench(config, Protector(), Judge.load(), progress=bar.update)
-    paths = write_outputs(run, args.out)
+    paths = write_outputs(run, args.out or Path("benchmarks/results/filters"))
     print(markdown_table(run.summary), end="")
     print("Wrote " + ", ".join(str(path) for path in paths))
     return 0
@@ -168,6 +193,12 @@ def _add_bench(commands: argparse._SubParsersAction) -> None:
         "fooling rate, visibility (SSIMULACRA2, Butteraugli, beside the platform's own JPEG; "
         "SSIM, PSNR, CIEDE2000), time and memory; a frontier plot, a contact sheet and crops.",
     )
+    bench.add_argument(
+        "--faces",
+        action="store_true",
+        help="the face benchmark: faces-cloak (or --filters) on ../shared/data/faces (or "
+        "--data: a folder per person, and groups/), measured with dlib's recogniser",
+    )
     bench.add_argument("--data", type=Path, help="folder with labels.csv and the photos")
     bench.add_argument("--filters", action="append", help="comma-separated (default pfgsm)")
     bench.add_argument(
@@ -184,7 +215,6 @@ def _add_bench(commands: argparse._SubParsersAction) -> None:
     bench.add_argument(
         "--out",
         type=Path,
-        default=Path("benchmarks/results/filters"),
-        help="output folder (default benchmarks/results/filters)",
+        help="output folder (default benchmarks/results/filters, or .../faces with --faces)",
     )
     bench.set_defaults(handler=_bench)

@@ -11,7 +11,7 @@ from batch.plots import frontier, plot
 from batch.results import BenchRun
 from batch.sheets import contact_sheet, crop_sheet
 
-__all__ = ["OUTPUT_FILES", "markdown_table", "write_outputs"]
+__all__ = ["OUTPUT_FILES", "face_table", "markdown_table", "write_face_outputs", "write_outputs"]
 
 # The pictures last: the contact sheet and the crops show the photos themselves.
 OUTPUT_FILES = (
@@ -89,3 +89,39 @@ def write_outputs(run: BenchRun, out: Path) -> list[Path]:
     contact_sheet(run.sheet, imagenet_categories(), paths[4])
     crop_sheet(run.sheet, paths[5])
     return paths
+
+
+def face_table(summary: Sequence[dict[str, Any]]) -> str:
+    """The summary as a markdown table."""
+    head = (
+        "| filter | strength | profile | photos | faces | dlib match before → after | "
+        "distance before → after | dlib / YuNet still find | face SSIMULACRA2 min / median | "
+        "face Butteraugli | photo SSIMULACRA2 / Butteraugli | platform JPEG | "
+        "s a photo | s a face |\n"
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+    )
+
+    def pct(value: float | None) -> str:
+        return "-" if value is None else f"{100 * value:.0f}%"
+
+    lines = [
+        f"| {s['filter']} | {s['strength']} | {s['profile']} | {s['photos']} | {s['faces']} | "
+        f"{pct(s['match_before'])} → {pct(s['match_after'])} | "
+        f"{s['distance_before']} → {s['distance_after']} | "
+        f"{pct(s['dlib_found'])} / {pct(s['yunet_found'])} | "
+        f"{s['face_ssimulacra2_min']} / {s['face_ssimulacra2']} | {s['face_butteraugli']} | "
+        f"{s['ssimulacra2']} / {s['butteraugli']} | "
+        f"{s['platform_ssimulacra2']} / {s['platform_butteraugli']} | "
+        f"{s['seconds']} | {s['seconds_per_face']} |"
+        for s in summary
+    ]
+    return head + "\n".join(lines) + "\n"
+
+
+def write_face_outputs(run: dict[str, Any], out: Path) -> list[Path]:
+    """results.json and results.md under ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = out / "results.json", out / "results.md"
+    json_path.write_text(json.dumps(run, indent=1) + "\n")
+    md_path.write_text("# Veil face benchmark\n\n" + face_table(run["summary"]))
+    return [json_path, md_path]

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         DEFAULT_STRENGTH,
         WHOSE_FACES,
     )
+    from filters.findings import FaceFindings, face_findings
     from filters.pipeline import Protector
     from filters.record import Protected, ProtectionRecord
     from filters.registry import FILTERS, describe_filters
@@ -46,6 +47,7 @@ _HOMES = {
     "DEFAULT_FILTERS": "filters.defaults",
     "DEFAULT_PROFILE": "filters.defaults",
     "DEFAULT_STRENGTH": "filters.defaults",
+    "FaceFindings": "filters.findings",
     "FILTERS": "filters.registry",
     "LEGACY_STRENGTHS": "filters.shared.strengths",
     "Filter": "filters.base",
@@ -63,6 +65,7 @@ _HOMES = {
     "canonical_strength": "filters.shared.strengths",
     "describe_filters": "filters.registry",
     "describe_strengths": "filters.shared.strengths",
+    "face_findings": "filters.findings",
 }
 __all__ = [
     "DEFAULT_FACES",
@@ -75,6 +78,7 @@ __all__ = [
     "STRENGTHS",
     "WHOSE_FACES",
     "Chain",
+    "FaceFindings",
     "Filter",
     "FilterSettings",
     "Filtered",
@@ -87,6 +91,7 @@ __all__ = [
     "canonical_strength",
     "describe_filters",
     "describe_strengths",
+    "face_findings",
 ]
 
 

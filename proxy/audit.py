@@ -60,6 +60,20 @@ class UploadFacts:
     filename: str | None = field(default=None, metadata={"doc": "The file name announced."})
     field_name: str | None = field(default=None, metadata={"doc": "The form field or JSON key."})
     format: str | None = field(default=None, metadata={"doc": "The format read from its bytes."})
+    faces: str | None = field(
+        default=None, metadata={"doc": "The policy's choice of whose faces face filters change."}
+    )
+    faces_found: list[str] = field(
+        default_factory=list,
+        metadata={
+            "doc": "The faces the first face filter found, each x,y,w,h as fractions of the "
+            "photo shown upright, as the thumbnails show it."
+        },
+    )
+    faces_changed: int | None = field(
+        default=None,
+        metadata={"doc": "How many of them it blurred, pixelated or cloaked; none without one."},
+    )
 
     def __post_init__(self) -> None:
         # Without the query string, which may carry tokens.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from mitmproxy import ctx, http
 
-from filters import ProtectionRecord
+from filters import FaceFindings, ProtectionRecord
 from proxy.adapters import UploadRequest
 from proxy.audit import AuditEntry
 from proxy.policies import Policy
@@ -37,8 +37,10 @@ def audit_entry(
     *,
     record: ProtectionRecord | None = None,
     reason: str | None = None,
+    faces: FaceFindings | None = None,
 ) -> AuditEntry:
-    """One audit log line for an image of ``flow`` (or the whole upload when ``slot`` is None)."""
+    """One audit log line for an image of ``flow`` (or the whole upload when ``slot`` is None);
+    ``faces``: what the face filters found in it."""
     return AuditEntry(
         site=flow.request.pretty_host,
         method=flow.request.method,
@@ -51,6 +53,9 @@ def audit_entry(
         filename=slot.filename if slot else None,
         field_name=slot.field_name if slot else None,
         format=slot.format if slot else None,
+        faces=policy.faces,
+        faces_found=faces.found if faces else [],
+        faces_changed=faces.changed if faces else None,
         record=record,
     )
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from filters import PROFILES, STRENGTHS
+from filters import DEFAULT_FACES, PROFILES, STRENGTHS, WHOSE_FACES
 from filters.record import RecordField
 from proxy.audit import OUTCOMES, RECORD_COLUMNS, THUMBNAIL_KINDS, UPLOAD_COLUMNS
 from proxy.policies import FAILURE_ACTIONS
@@ -56,6 +56,13 @@ _POLICY_FIELDS: dict[str, Any] = {
         "type": "string",
         "enum": list(PROFILES),
         "description": "The platform recompression the adversarial filters are made to survive.",
+    },
+    "faces": {
+        "type": "string",
+        "enum": list(WHOSE_FACES),
+        "default": DEFAULT_FACES,
+        "description": "Whose faces the face filters change: all, bystanders (every face but "
+        "the largest, the photo's subject) or none (the face filters then change nothing).",
     },
 }
 

@@ -8,7 +8,7 @@ import logging
 
 from mitmproxy import http
 
-from filters import ProtectionRecord
+from filters import FaceFindings, ProtectionRecord
 from proxy.flows import audit_entry, close_connections
 from proxy.policies import Policy
 from proxy.store import Store
@@ -34,9 +34,12 @@ class Outcomes:
         policy: Policy,
         slot: ImageSlot,
         record: ProtectionRecord | None,
+        faces: FaceFindings | None = None,
     ) -> None:
-        """One image of ``flow`` left protected (``record``: what measuring it found)."""
-        self.store.add_audit(audit_entry(flow, policy, slot, "protected", record=record))
+        """One image of ``flow`` left protected (``record``: what measuring it found;
+        ``faces``: what the face filters found)."""
+        entry = audit_entry(flow, policy, slot, "protected", record=record, faces=faces)
+        self.store.add_audit(entry)
 
     def fail(
         self, flow: http.HTTPFlow, policy: Policy, slots: list[ImageSlot], reason: str

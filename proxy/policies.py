@@ -10,11 +10,13 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from filters import (
+    DEFAULT_FACES,
     DEFAULT_FILTERS,
     DEFAULT_PROFILE,
     DEFAULT_STRENGTH,
     PROFILES,
     STRENGTHS,
+    WHOSE_FACES,
     canonical_strength,
 )
 from proxy.sites import PolicyError, normalize_site, site_matches
@@ -32,7 +34,9 @@ __all__ = [
 FAILURE_ACTIONS = ("block", "send_original")
 # A chain longer than this is a mistake, not a policy: every filter costs seconds per photo.
 MAX_FILTERS = 8
-_POLICY_KEYS = frozenset({"site", "enabled", "filters", "strength", "on_failure", "profile"})
+_POLICY_KEYS = frozenset(
+    {"site", "enabled", "filters", "strength", "on_failure", "profile", "faces"}
+)
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class Policy:
     strength: str = DEFAULT_STRENGTH
     on_failure: str = "block"
     profile: str = DEFAULT_PROFILE
+    faces: str = DEFAULT_FACES  # whose faces the face filters change
 
     def __post_init__(self) -> None:
         # Frozen, so any Policy is a valid one (parse_policy also checks the filter names).
@@ -58,6 +63,8 @@ class Policy:
             raise PolicyError(f"on_failure must be one of {', '.join(FAILURE_ACTIONS)}")
         if self.profile not in PROFILES:
             raise PolicyError(f"profile must be one of {', '.join(PROFILES)}")
+        if self.faces not in WHOSE_FACES:
+            raise PolicyError(f"faces must be one of {', '.join(WHOSE_FACES)}")
 
     def to_dict(self) -> dict[str, object]:
         """JSON-friendly form, the same shape that parse_policy() reads."""
@@ -68,6 +75,7 @@ class Policy:
             "strength": self.strength,
             "on_failure": self.on_failure,
             "profile": self.profile,
+            "faces": self.faces,
         }
 
 
@@ -138,6 +146,9 @@ def parse_policy(data: object, known_filters: Collection[str], site: str | None 
     profile = _field(data, "profile", str, DEFAULT_PROFILE)
     if profile not in PROFILES:
         raise PolicyError(f"profile must be one of {', '.join(PROFILES)}, not {profile!r}")
+    faces = _field(data, "faces", str, DEFAULT_FACES)
+    if faces not in WHOSE_FACES:
+        raise PolicyError(f"faces must be one of {', '.join(WHOSE_FACES)}, not {faces!r}")
     return Policy(
         site=resolved,
         enabled=bool(_field(data, "enabled", bool, True)),
@@ -145,6 +156,7 @@ def parse_policy(data: object, known_filters: Collection[str], site: str | None 
         strength=str(strength),
         on_failure=str(on_failure),
         profile=str(profile),
+        faces=str(faces),
     )
 
 

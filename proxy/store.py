@@ -42,7 +42,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 # Bump with a new entry in _MIGRATIONS; PRAGMA user_version records what a file holds.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _POLICY_SCHEMA = """
 CREATE TABLE policies (
     site TEXT PRIMARY KEY,
@@ -63,8 +63,10 @@ _MIGRATIONS: dict[int, str] = {
     2: "UPDATE policies SET strength = CASE strength "
     + " ".join(f"WHEN '{old}' THEN '{new}'" for old, new in LEGACY_STRENGTHS.items())
     + " ELSE strength END",
+    # Face filters changed every face before a policy could say whose.
+    3: "ALTER TABLE policies ADD COLUMN faces TEXT NOT NULL DEFAULT 'all'",
 }
-_POLICY_COLUMNS = "site, enabled, filters, strength, on_failure, profile"
+_POLICY_COLUMNS = "site, enabled, filters, strength, on_failure, profile, faces"
 
 
 class Store:
@@ -173,7 +175,7 @@ class Store:
     def _write_policy(self, policy: Policy) -> None:
         self._db.execute(
             f"INSERT OR REPLACE INTO policies ({_POLICY_COLUMNS}, updated) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 policy.site,
                 int(policy.enabled),
@@ -181,6 +183,7 @@ class Store:
                 policy.strength,
                 policy.on_failure,
                 policy.profile,
+                policy.faces,
                 utc_now(),
             ),
         )
@@ -235,10 +238,10 @@ class Store:
 
 
 def _policy(row: tuple) -> Policy:
-    site, enabled, filters, strength, on_failure, profile = row
+    site, enabled, filters, strength, on_failure, profile, faces = row
     try:
         return Policy(
-            site, bool(enabled), tuple(json.loads(filters)), strength, on_failure, profile
+            site, bool(enabled), tuple(json.loads(filters)), strength, on_failure, profile, faces
         )
     except (PolicyError, ValueError, TypeError) as error:
         raise StoreError(f"stored policy {site!r} is unusable: {error}") from error

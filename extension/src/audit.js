@@ -1,6 +1,7 @@
 // The audit page: recent uploads, before and after, what was removed and what the classifier saw.
 
 import { send } from "./lib/ext.js";
+import { faceBoxes, facesInWords } from "./lib/faces.js";
 
 const $ = (id) => document.getElementById(id);
 const PAGE = 50;
@@ -26,11 +27,23 @@ function thumbnail(entry, which) {
   const img = document.createElement("img");
   img.alt = `${which === "before" ? "Before" : "After"}: ${entry.filename || "photo"} sent to ${entry.site}`;
   img.className = which;
-  figure.append(img, el("figcaption", which === "before" ? "Before" : "After (what the site got)"));
+  const frame = el("div", undefined, "frame");
+  frame.append(img);
+  // The faces found, drawn where they were (fractions of the photo, so any thumbnail size
+  // fits); the words are in the facts below, so the drawing is hidden from screen readers.
+  if (which === "before") frame.append(...faceBoxes(entry).map(faceBox));
+  figure.append(frame, el("figcaption", which === "before" ? "Before" : "After (what the site got)"));
   send("thumbnail", { id: entry.id, which })
     .then((url) => { img.src = url; })
     .catch(() => { img.alt = `${img.alt} (no thumbnail)`; });
   return figure;
+}
+
+function faceBox({ x, y, w, h }) {
+  const box = el("span", undefined, "face");
+  box.setAttribute("aria-hidden", "true");
+  Object.assign(box.style, { left: `${x * 100}%`, top: `${y * 100}%`, width: `${w * 100}%`, height: `${h * 100}%` });
+  return box;
 }
 
 function card(entry) {
@@ -59,6 +72,7 @@ function card(entry) {
     fact(facts, "Classifier saw", `${entry.label_before}${percent(entry.confidence_before)} → ${entry.label_after || "?"}${percent(entry.confidence_after)}`);
   }
   if (entry.visibility) fact(facts, "Visible change", visibility(entry));
+  fact(facts, "Faces", facesInWords(entry));
   if (entry.ssim !== null) fact(facts, "Quality", `SSIM ${entry.ssim.toFixed(3)}, PSNR ${entry.psnr === null ? "∞" : entry.psnr.toFixed(1)} dB`);
   fact(facts, "Filters", entry.filters.length ? `${entry.filters.join(", ")} (${entry.strength})` : "");
   if (entry.size_before !== null) fact(facts, "Size", `${entry.size_before} → ${entry.size_after ?? "–"} bytes`);

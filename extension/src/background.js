@@ -6,7 +6,7 @@ import { ControlApi } from "./lib/api.js";
 import { bestPolicy, hostOf, normalizeHost, siteMatches } from "./lib/routing.js";
 import * as state from "./lib/state.js";
 
-const POLICY_FIELDS = ["enabled", "filters", "strength", "on_failure", "profile"];
+const POLICY_FIELDS = ["enabled", "filters", "strength", "on_failure", "profile", "faces"];
 const UPLOAD_METHODS = new Set(["POST", "PUT", "PATCH"]);
 // Veil measures a protected photo for its audit after the upload has left: look again a
 // little later, when the row is there (a 12 MP photo takes a second or two).

@@ -1,6 +1,7 @@
 // Options: pairing, the protected sites, and the default policy for new ones.
 
 import { send } from "./lib/ext.js";
+import { showWhoseFaces } from "./lib/faces.js";
 import { showStrengths, strengthName } from "./lib/strengths.js";
 
 const $ = (id) => document.getElementById(id);
@@ -43,20 +44,23 @@ function render() {
       : `Paired, but Veil does not answer on port ${view.apiPort}.`;
   showNotice(status.problem && status.problem.kind !== "blocked" ? status.problem.message : "");
   $("sites").replaceChildren(...view.policies.map(siteRow));
-  const names = view.filters.length ? view.filters.map((f) => f.name) : defaults.filters;
+  // Before Veil answers, the defaults' own names (with no description to show).
+  const known = view.filters.length ? view.filters : defaults.filters.map((name) => ({ name, description: "" }));
   $("default-filters").replaceChildren(
-    ...names.map((name) => {
+    ...known.map(({ name, description }) => {
       const label = document.createElement("label");
       const box = document.createElement("input");
       box.type = "checkbox";
       box.value = name;
       box.checked = defaults.filters.includes(name);
+      label.title = box.title = description; // on the box too: read out with its name
       label.append(box, name);
       return label;
     }),
   );
   showStrengths($("default-strength"), $("default-strength-hint"), view.strengths, defaults.strength);
   $("default-profile").value = defaults.profile;
+  showWhoseFaces($("default-faces"), defaults.faces);
   $("default-failure").value = defaults.on_failure;
 }
 
@@ -104,6 +108,7 @@ $("defaults-form").addEventListener("submit", (event) => {
       filters,
       strength: $("default-strength").value,
       profile: $("default-profile").value,
+      faces: $("default-faces").value,
       on_failure: $("default-failure").value,
     },
   });

@@ -1,6 +1,7 @@
 // The popup: the current tab's site, whether its uploads are protected, and its policy.
 
 import { send } from "./lib/ext.js";
+import { showWhoseFaces } from "./lib/faces.js";
 import { showStrengths } from "./lib/strengths.js";
 
 const $ = (id) => document.getElementById(id);
@@ -42,13 +43,15 @@ function render() {
       box.checked = shown.filters.includes(filter.name);
       box.disabled = !on;
       box.addEventListener("change", changeFilters);
-      label.title = filter.description;
+      label.title = box.title = filter.description; // on the box too: read out with its name
       label.append(box, filter.name);
       return label;
     }),
   );
   showStrengths($("strength"), $("strength-hint"), view.strengths, shown.strength);
   $("strength").disabled = !on;
+  showWhoseFaces($("faces"), shown.faces);
+  $("faces").disabled = !on;
   $("count").textContent = `${view.protectedHere} upload${view.protectedHere === 1 ? "" : "s"} protected here`;
   $("audit-link").href = `audit.html?site=${encodeURIComponent(policy ? policy.site : host)}`;
 }
@@ -81,4 +84,5 @@ async function load(clearNotice = true) {
 
 $("toggle").addEventListener("change", () => update({ enabled: $("toggle").checked }));
 $("strength").addEventListener("change", () => update({ strength: $("strength").value }));
+$("faces").addEventListener("change", () => update({ faces: $("faces").value }));
 load();

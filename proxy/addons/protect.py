@@ -23,7 +23,7 @@ from typing import Protocol
 
 from mitmproxy import ctx, http
 
-from filters import Protected, ProtectionRecord
+from filters import Protected, ProtectionRecord, face_findings
 from proxy.adapters import Adapter, Plan, default_adapters, plan_upload
 from proxy.flows import WATCHED, upload_request
 from proxy.outcomes import Outcomes
@@ -69,6 +69,7 @@ class ImageProtector(Protocol):
         *,
         profile: str = ...,
         exact_size: bool = ...,
+        faces: str = ...,
     ) -> Protected: ...
 
     def measure(self, protected: Protected) -> ProtectionRecord: ...
@@ -249,10 +250,10 @@ class UploadProtector:
                     log.exception("measuring a protected upload to %s failed", policy.site)
                     record = None
                 pending.pop(0)
-                self.outcomes.protected(flow, policy, slot, record)
+                self.outcomes.protected(flow, policy, slot, record, face_findings(image))
         finally:  # cancelled at shutdown: no row is lost, the rest go unmeasured
-            for slot, _ in pending:
-                self.outcomes.protected(flow, policy, slot, None)
+            for slot, image in pending:
+                self.outcomes.protected(flow, policy, slot, None, face_findings(image))
 
     def _protect_body(self, found: FoundImages, policy: Policy, exact_size: bool) -> _Outcome:
         """Runs on the worker thread: every image of the body through the policy's filters."""
@@ -262,7 +263,12 @@ class UploadProtector:
 
         def transform(data: bytes, slot: ImageSlot) -> bytes:
             protected = self.protector.protect(
-                data, policy.filters, policy.strength, profile=policy.profile, **extra
+                data,
+                policy.filters,
+                policy.strength,
+                profile=policy.profile,
+                faces=policy.faces,
+                **extra,
             )
             if exact_size and len(protected.data) != len(data):
                 raise ValueError(

@@ -183,6 +183,105 @@ def test_upload_is_protected_and_audited(
     print("audit screenshot:", screenshot(audit, "audit.png", tmp_path))
 
 
+WHOSE_FACES = {
+    "all": "All faces",
+    "bystanders": "Bystanders only (keep the main subject's face)",
+    "none": "No faces",
+}
+FACE_FILTERS = ("faces-cloak", "faces-blur", "faces-pixelate")
+
+
+def test_whose_faces_from_the_popup_and_the_faces_on_the_audit_page(
+    veil: VeilProcess, worker: Worker, site_tab: Page, extension_page: OpenPage, photo: bytes
+) -> None:
+    popup = extension_page(f"popup.html?tabId={tab_id(worker, SITE_URL)}")
+    expect(popup.locator("#state")).to_have_text("protected")
+    choices = popup.locator("#faces option")
+    assert choices.evaluate_all("all => all.map(o => [o.value, o.text])") == list(
+        map(list, WHOSE_FACES.items())
+    )
+    expect(popup.locator("#faces")).to_have_value("all")
+    expect(popup.locator("#faces")).to_be_enabled()
+    # The face filters are offered with the API's descriptions of them.
+    described = {f["name"]: f["description"] for f in veil.api("GET", "/filters").json()["items"]}
+    for name in FACE_FILTERS:
+        box = popup.locator(f"#filters input[value={name}]")
+        expect(box).to_have_attribute("title", described[name])
+        expect(popup.locator(f"#filters label:has(input[value={name}])")).to_have_text(name)
+    popup.check("#filters input[value=faces-blur]")
+    expect(popup.locator("#filters input[value=faces-blur]")).to_be_checked()
+    popup.uncheck("#filters input[value=pfgsm]")  # a face photo needs no scene filter here
+    expect(popup.locator("#filters input[value=pfgsm]")).not_to_be_checked()
+    popup.select_option("#faces", "bystanders")
+    expect(popup.locator("#faces")).to_have_value("bystanders")
+    policy = veil.api("GET", f"/policies/{PROTECTED}").json()
+    assert policy["filters"] == ["metadata", "faces-blur"] and policy["faces"] == "bystanders"
+    popup.select_option("#strength", "subtle")  # the rest of the policy goes along unchanged
+    expect(popup.locator("#strength")).to_have_value("subtle")
+    assert veil.api("GET", f"/policies/{PROTECTED}").json() == {**policy, "strength": "subtle"}
+    popup.select_option("#strength", "invisible")
+    expect(popup.locator("#strength")).to_have_value("invisible")
+
+    # The portrait has one face: the subject's, which "bystanders only" keeps.
+    site_tab.goto(SITE_URL)
+    upload(site_tab, "portrait.jpg", photo, "/upload/portrait")
+    expect(site_tab.locator("#result")).to_have_text("status 200", timeout=120_000)
+    popup.select_option("#faces", "all")
+    expect(popup.locator("#faces")).to_have_value("all")
+    assert veil.api("GET", f"/policies/{PROTECTED}").json()["faces"] == "all"
+    upload(site_tab, "portrait.jpg", photo, "/upload/portrait-all")
+    expect(site_tab.locator("#result")).to_have_text("status 200", timeout=120_000)
+    wait_until(lambda: len(veil.audit(PROTECTED)) >= 4)
+    newest, kept = veil.audit(PROTECTED)[:2]
+    assert (newest["faces"], newest["faces_changed"], len(newest["faces_found"])) == ("all", 1, 1)
+    assert (kept["faces"], kept["faces_changed"]) == ("bystanders", 0)
+
+    audit = extension_page(f"audit.html?site={PROTECTED}")
+    cards = audit.locator("article.protected")
+    expect(cards).to_have_count(3)
+    expect(cards.nth(0).locator("dl")).to_contain_text("1 face found, 1 blurred")
+    expect(cards.nth(1).locator("dl")).to_contain_text("1 face found, 0 blurred (bystanders only)")
+    expect(cards.nth(2).locator("dl")).not_to_contain_text("face")  # no face filter then
+    for index in (0, 1):  # drawn over the photo before, not after
+        expect(cards.nth(index).locator(".frame:has(img.before) .face")).to_have_count(1)
+        expect(cards.nth(index).locator(".frame:has(img.after) .face")).to_have_count(0)
+    image = cards.nth(0).locator("img.before")
+    image.evaluate("img => img.decode()")
+    x, y, w, h = (float(v) for v in newest["faces_found"][0].split(","))
+    shown, face = image.bounding_box(), cards.nth(0).locator(".face").bounding_box()
+    assert shown and face
+    expected = (x * shown["width"], y * shown["height"], w * shown["width"], h * shown["height"])
+    drawn = (face["x"] - shown["x"], face["y"] - shown["y"], face["width"], face["height"])
+    assert drawn == pytest.approx(expected, abs=2)
+    assert 0.2 < x < 0.5 and 0.1 < y < 0.4  # Grace Hopper's face, upper middle
+
+
+def test_whose_faces_in_the_default_policy(
+    veil: VeilProcess, worker: Worker, extension_page: OpenPage
+) -> None:
+    options = extension_page("options.html")
+    expect(options.locator("#default-faces")).to_have_value("all")
+    choices = options.locator("#default-faces option")
+    assert choices.evaluate_all("all => all.map(o => o.text)") == list(WHOSE_FACES.values())
+    described = {f["name"]: f["description"] for f in veil.api("GET", "/filters").json()["items"]}
+    for name in FACE_FILTERS:
+        box = options.locator(f"#default-filters input[value={name}]")
+        expect(box).to_have_attribute("title", described[name])
+    options.select_option("#default-faces", "none")
+    options.click("#defaults-form button")
+    stored = "async () => (await chrome.storage.local.get('defaults')).defaults.faces"
+    wait_until(lambda: worker.evaluate(stored) == "none")
+    options.fill("#new-site", "faces.veil-test.example")
+    options.click("#add-form button")
+    expect(options.locator("#sites")).to_contain_text("faces.veil-test.example")
+    assert veil.api("GET", "/policies/faces.veil-test.example").json()["faces"] == "none"
+    options.click("[aria-label='Remove faces.veil-test.example']")
+    expect(options.locator("#sites")).not_to_contain_text("faces.veil-test.example")
+    options.select_option("#default-faces", "all")
+    options.click("#defaults-form button")
+    wait_until(lambda: worker.evaluate(stored) == "all")
+
+
 HOSTILE_SCRIPT = """
 const results = {};
 async function attempt(name, request) {

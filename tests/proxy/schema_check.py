@@ -24,7 +24,7 @@ CHECKED = frozenset(
     | {"minimum", "maximum"}
 )
 # Keywords that describe and never constrain.
-NOTES = frozenset({"description", "format"})
+NOTES = frozenset({"description", "format", "default"})
 PY_TYPES: dict[str, Callable[[object], bool]] = {
     "object": lambda v: isinstance(v, dict),
     "array": lambda v: isinstance(v, list),

@@ -240,6 +240,8 @@ async def test_bodies_are_capped(client: TestClient, store: Store) -> None:
         ("example.com", b'{"filters": "metadata"}', "list of filter names"),
         ("example.com", b'{"filters": ["metadata", "colorfool"]}', "unknown filter"),
         ("example.com", b'{"strength": 3}', "strength must be a str"),
+        ("example.com", b'{"faces": "mine"}', "faces must be one of all, bystanders, none"),
+        ("example.com", b'{"faces": false}', "faces must be a str"),
         ("example.com", b'{"site": "other.com"}', "differs"),
         ("example.com", b'{"admin": true}', "unknown policy field"),
         ("*", b"{}", "wildcard"),
@@ -316,6 +318,24 @@ async def test_policy_lifecycle(client: TestClient, store: Store, changes: list[
     assert changes == ["x", "x", "x"]
 
 
+async def test_whose_faces_round_trips(client: TestClient, store: Store, spec: dict) -> None:
+    site = url("/policies/photos.example.com")
+    response = await client.put(site, json={"filters": ["metadata"], "faces": "bystanders"})
+    assert response.status == 201 and (await response.json())["faces"] == "bystanders"
+    assert store.get_policy("photos.example.com").faces == "bystanders"
+    assert (await (await client.get(site)).json())["faces"] == "bystanders"
+    listed = (await (await client.get(url("/policies"))).json())["items"]
+    assert [p["faces"] for p in listed if p["site"] == "photos.example.com"] == ["bystanders"]
+    response = await client.put(site, json={"faces": "none", "strength": "strong"})
+    assert response.status == 200 and (await response.json())["faces"] == "none"
+    assert store.get_policy("photos.example.com").faces == "none"
+    # A PUT replaces the policy: whose faces left out is the default again.
+    assert (await (await client.put(site, json={})).json())["faces"] == "all"
+    described = spec["components"]["schemas"]["Policy"]["properties"]["faces"]
+    assert described["enum"] == ["all", "bystanders", "none"] and described["default"] == "all"
+    assert "faces" in spec["components"]["schemas"]["Policy"]["required"]
+
+
 async def test_filters_health_and_stats(client: TestClient, store: Store, audit_ids: list[int]):
     assert (await (await client.get(url("/filters"))).json())["items"] == FILTERS
     strengths = (await (await client.get(url("/strengths"))).json())["items"]
@@ -381,6 +401,8 @@ async def test_real_responses_match_spec(
         ("GET", "/policies/{site}", "/policies/*", None),
         ("PUT", "/policies/{site}", "/policies/new.example.com", {"filters": ["metadata"]}),
         ("PUT", "/policies/{site}", "/policies/new.example.com", {"enabled": False}),
+        ("PUT", "/policies/{site}", "/policies/new.example.com", {"faces": "bystanders"}),
+        ("PUT", "/policies/{site}", "/policies/new.example.com", {"faces": "mine"}),
         ("PUT", "/policies/{site}", "/policies/new.example.com", {"filters": ["nope"]}),
         ("DELETE", "/policies/{site}", "/policies/new.example.com", None),
         ("DELETE", "/policies/{site}", "/policies/new.example.com", None),

@@ -184,6 +184,7 @@ def test_parse_policy_full_body_round_trips() -> None:
         "strength": "strong",
         "on_failure": "send_original",
         "profile": "instagram",
+        "faces": "bystanders",
     }
     policy = parse_policy(data, KNOWN)
     assert policy.filters == ("colorfool", "metadata")  # order kept
@@ -219,6 +220,10 @@ def test_old_strength_names_still_parse_as_the_new_ones() -> None:
         ({"strength": "max"}, "example.com", "strength must be one of"),
         ({"strength": None}, "example.com", "strength must be a str"),
         ({"on_failure": "retry"}, "example.com", "on_failure must be one of"),
+        ({"faces": "mine"}, "example.com", "faces must be one of all, bystanders, none"),
+        ({"faces": "All"}, "example.com", "faces must be one of"),
+        ({"faces": None}, "example.com", "faces must be a str"),
+        ({"faces": ["all"]}, "example.com", "faces must be a str"),
         ({"colour": "red"}, "example.com", "unknown policy field"),
     ],
 )
@@ -234,6 +239,8 @@ def test_policy_itself_refuses_bad_values() -> None:
         Policy("example.com", strength="extreme")
     with pytest.raises(PolicyError, match="on_failure"):
         Policy("example.com", on_failure="ignore")
+    with pytest.raises(PolicyError, match="faces must be one of all, bystanders, none"):
+        Policy("example.com", faces="subject")
     with pytest.raises(PolicyError, match="public suffix"):
         Policy("*.co.uk")
     assert Policy("example.com", filters=["metadata"]).filters == ("metadata",)  # type: ignore[arg-type]
@@ -278,6 +285,7 @@ def test_defaults_are_the_documented_ones() -> None:
     for policy in DEFAULT_POLICIES:
         assert policy.filters == ("metadata", "pfgsm")
         assert (policy.strength, policy.on_failure, policy.enabled) == ("invisible", "block", True)
+        assert policy.faces == "all"
         assert normalize_site(policy.site) == policy.site
 
 
@@ -286,3 +294,13 @@ def test_policy_profiles_are_the_filters_platform_profiles() -> None:
     from proxy.policies import PROFILES
 
     assert set(PROFILES) == set(PLATFORM_PROFILES)
+
+
+def test_whose_faces_are_the_filters_choices() -> None:
+    from filters.shared.whose import WHOSE_FACES
+
+    for whose in WHOSE_FACES:
+        policy = parse_policy({"faces": whose}, KNOWN, site="a.example")
+        assert policy.faces == whose and policy.to_dict()["faces"] == whose
+    assert parse_policy({}, KNOWN, site="a.example").faces == "all"
+    assert Policy("a.example").faces == "all"

@@ -182,6 +182,19 @@ def test_audit_round_trip(store: Store, thumbnail: bytes) -> None:
     assert store.get_audit(entry_id + 1) is None
 
 
+def test_what_the_face_filters_found_is_audited(store: Store) -> None:
+    found = ["0.1,0.2,0.3,0.4", "0.5,0.5,0.1,0.125"]
+    faced = entry(faces="bystanders", faces_found=found, faces_changed=1, record=a_record())
+    plain = entry(outcome="blocked", reason="failed")
+    store.add_audit(faced)
+    store.add_audit(plain)
+    got = store.get_audit(faced.id)
+    assert (got.faces, got.faces_found, got.faces_changed) == ("bystanders", found, 1)
+    assert got.to_dict()["faces_found"] == found and got.to_dict()["faces_changed"] == 1
+    blocked = store.get_audit(plain.id)
+    assert (blocked.faces, blocked.faces_found, blocked.faces_changed) == (None, [], None)
+
+
 def test_audit_entry_strips_query_itself() -> None:
     assert entry(path="/upload?sig=abc").path == "/upload"
 
@@ -389,5 +402,47 @@ def test_policies_stored_with_the_old_strength_names_survive_the_upgrade(db_path
         "invisible",
         "strong",
     }
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     raw.close()
+
+
+def test_a_version_3_database_keeps_every_policy_and_gains_whose_faces(db_path: Path) -> None:
+    """Files written before policies said whose faces: every policy kept, all faces."""
+    raw = sqlite3.connect(db_path)
+    raw.executescript(
+        VERSION_2_POLICIES
+        + VERSION_1_AUDIT
+        + "INSERT INTO policies VALUES ('a.example.com', 1, '[\"metadata\"]', 'invisible', "
+        "'block', 'then', 'facebook'), ('b.example.com', 0, '[\"faces-blur\"]', 'strong', "
+        "'send_original', 'then', 'instagram'), ('*.c.example.com', 1, "
+        "'[\"metadata\", \"faces-cloak\"]', 'subtle', 'block', 'then', 'none');"
+        "PRAGMA user_version = 3;"
+    )
+    raw.close()
+    store = Store.open(db_path)
+    assert store.list_policies() == [
+        Policy("*.c.example.com", True, ("metadata", "faces-cloak"), "subtle", "block", "none"),
+        Policy("a.example.com", True, ("metadata",), "invisible", "block", "facebook"),
+        Policy("b.example.com", False, ("faces-blur",), "strong", "send_original", "instagram"),
+    ]
+    assert {policy.faces for policy in store.list_policies()} == {"all"}
+    store.put_policy(Policy("b.example.com", filters=("faces-blur",), faces="bystanders"))
+    store.close()
+    reopened = Store.open(db_path)
+    assert reopened.get_policy("b.example.com").faces == "bystanders"
+    assert reopened.get_policy("a.example.com").faces == "all"
+    reopened.close()
+    raw = sqlite3.connect(db_path)
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    raw.close()
+
+
+@pytest.mark.parametrize("whose", ["all", "bystanders", "none"])
+def test_whose_faces_is_stored(store: Store, db_path: Path, whose: str) -> None:
+    store.put_policy(Policy("photos.example.com", filters=("faces-pixelate",), faces=whose))
+    store.close()
+    reopened = Store.open(db_path)
+    assert reopened.get_policy("photos.example.com") == Policy(
+        "photos.example.com", filters=("faces-pixelate",), faces=whose
+    )
+    reopened.close()

@@ -11,6 +11,7 @@ export const DEFAULT_POLICY = Object.freeze({
   filters: ["metadata", "pfgsm"],
   strength: "invisible",
   profile: "facebook",
+  faces: "all",
   on_failure: "block",
 });
 const COLORS = { ok: "#1b5e20", problem: "#b00020" };
@@ -31,6 +32,8 @@ export async function load() {
       blockedSeen: null,
       ...stored,
     };
+    // Defaults saved before a policy field existed take that field's default.
+    cache.defaults = { ...DEFAULT_POLICY, ...cache.defaults };
   }
   return cache;
 }

@@ -30,15 +30,24 @@ class FakeProtector:
 
     ``delay`` (seconds) slows each photo, ``measure_delay`` each measurement; ``fail`` makes
     each photo raise. ``calls`` and ``measured`` count the images protected and measured,
-    ``loaded`` the filter names loaded.
+    ``loaded`` the filter names loaded, ``whose`` the ``faces`` each call was given. With
+    ``faces-blur`` in the chain, its report finds the ``found`` boxes and redacts them as a
+    face filter would (the largest kept for ``bystanders``).
     """
 
     def __init__(
-        self, *, delay: float = 0.0, fail: str | None = None, measure_delay: float = 0.0
+        self,
+        *,
+        delay: float = 0.0,
+        fail: str | None = None,
+        measure_delay: float = 0.0,
+        found: Sequence[tuple[int, int, int, int]] = (),
     ) -> None:
         self.delay, self.fail, self.measure_delay = delay, fail, measure_delay
+        self.found = list(found)
         self.calls = self.measured = 0
         self.loaded: list[str] = []
+        self.whose: list[str] = []
 
     def load(self, filters: Sequence[str]) -> None:
         self.loaded += list(filters)
@@ -51,8 +60,10 @@ class FakeProtector:
         *,
         profile: str = "none",
         exact_size: bool = False,
+        faces: str = "all",
     ) -> Protected:
         self.calls += 1
+        self.whose.append(faces)
         time.sleep(self.delay)
         if self.fail:
             raise ProtectionError(self.fail)
@@ -63,6 +74,13 @@ class FakeProtector:
         marked = filtered.photo.with_pixels(pixels)
         output = encode_to_size(marked, len(data)) if exact_size else encode(marked)
         report = {"metadata": filtered.report, "mark": {}}
+        if "faces-blur" in filters:
+            kept = {"all": 0, "bystanders": min(1, len(self.found)), "none": len(self.found)}
+            report["faces-blur"] = {
+                "faces": [{"box": list(box), "score": 0.9} for box in self.found],
+                "redacted": len(self.found) - kept[faces],
+                "whose": faces,
+            }
         sent = decode(output)
         return Protected(data, output, photo, sent, tuple(filters), report, profile, 1.0)
 

@@ -14,7 +14,7 @@ from proxy.addons.protect import UploadProtector
 from proxy.outcomes import BLOCK_STATUS, Outcomes
 from proxy.policies import Policy
 from proxy.policybook import PolicyBook
-from tests.conftest import IFD_GPS
+from tests.conftest import IFD_GPS, imagenet_photo, jpeg_with_private_metadata
 from tests.proxy.addons.conftest import SITE, FakeProtector, flow_for
 from tests.proxy.test_multipart import BOUNDARY, field, file_part, form_body
 
@@ -59,6 +59,28 @@ async def test_gzip_encoded_photo_is_protected_and_reencoded(book, outcomes, sto
     assert total == 1 and entry.outcome == "protected" and entry.path == "/up"
     assert entry.record is not None and entry.record.label_after == "marked"
     assert "GPS" in entry.record.metadata_removed
+    # No face filter: the policy's default choice goes along, and the audit found no faces.
+    assert fake.whose == ["all"]
+    assert (entry.faces, entry.faces_found, entry.faces_changed) == ("all", [], None)
+
+
+async def test_the_policy_says_whose_faces_and_the_audit_shows_them_upright(book, outcomes, store):
+    # A phone photo stored sideways (160 x 120, Orientation 6: shown 120 wide, 160 high).
+    hen = imagenet_photo("n01514859_hen")
+    photo = jpeg_with_private_metadata(hen, size=(160, 120), orientation=6)
+    store.put_policy(Policy(site=SITE, filters=("metadata", "faces-blur"), faces="bystanders"))
+    book.reload()
+    fake = FakeProtector(found=[(16, 12, 32, 24), (100, 60, 20, 20)])
+    addon = protector_addon(book, outcomes, fake)
+    with taddons.context(addon):
+        await addon.running()
+        await addon.request(flow_for("/up", photo))
+        await addon.measured()
+    assert fake.whose == ["bystanders"]
+    [entry], _ = store.list_audit()
+    assert entry.faces == "bystanders" and entry.faces_changed == 1
+    # Fractions of the upright photo: (16, 12) as stored is 120 - 12 - 24 = 84 px across.
+    assert entry.faces_found == ["0.7,0.1,0.2,0.2", "0.3333,0.625,0.1667,0.125"]
 
 
 async def test_deadline_exceeded_blocks_the_upload(book, outcomes, store, photo):

@@ -99,7 +99,8 @@ class FaceBudget:
 
     ``eps`` caps a pixel's change in busy texture (hair, brows, beard), ``skin`` is the share
     of it smooth skin keeps; ``ssimulacra2_min`` is the floor on each face's region;
-    ``steps`` the attack's gradient steps.
+    ``steps`` the attack's gradient steps (at invisible 8, not 12: dlib matched 20 of 20
+    faces against 19 of 20, and five faces take 2.7 s, not 3.9).
     """
 
     eps: float
@@ -137,7 +138,7 @@ BUDGETS: dict[str, Budgets] = {
         ),
         ColourBudget(max_shift=10, delta_e=3.0, ssim=0.97, trials=100, steps=12, margin=0.5),
         DetailBudget(enhance=0.25, max_gain=1.5, delta_e=1.5, ssim=0.97, steps=15, margin=0.5),
-        FaceBudget(eps=4 / 255, skin=0.3, ssimulacra2_min=70.0, steps=12),
+        FaceBudget(eps=4 / 255, skin=0.3, ssimulacra2_min=70.0, steps=8),
         "no more visible than the platform's own compression; misleads a classifier on about "
         "1 photo in 8 (12%), in about 1.5 s a photo",
     ),

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import torch
 from PIL import Image
 
 from filters.codecs import decode
@@ -23,12 +24,13 @@ pytestmark = pytest.mark.e2e
 PROTECTED = "photos.veil-test.example"
 UNPROTECTED = "plain.veil-test.example"
 LENIENT = "up.lenient.veil-test.example"
+FACES = "people.veil-test.example"  # faces and scene protected in one policy
 BOUNDARY = b"----WebKitFormBoundary7MA4YWxkTrZu0gW"
 
 
 @pytest.fixture(scope="module")
 def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Upstream]:
-    yield from serve_site(tmp_path_factory, [PROTECTED, UNPROTECTED, LENIENT])
+    yield from serve_site(tmp_path_factory, [PROTECTED, UNPROTECTED, LENIENT, FACES])
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +38,7 @@ def veil(tmp_path_factory: pytest.TempPathFactory, upstream: Upstream) -> Iterat
     process = start_veil(
         tmp_path_factory.mktemp("veil-home"),
         upstream,
-        {PROTECTED: ["metadata", "pfgsm"]},
+        {PROTECTED: ["metadata", "pfgsm"], FACES: ["metadata", "faces-blur", "pfgsm"]},
         hosts=[UNPROTECTED, LENIENT],
         policy={"strength": "strong"},  # the surrogate's label must move, visibly or not
     )
@@ -292,3 +294,42 @@ def test_a_tunnel_opened_before_protection_does_not_carry_the_next_upload(
         finally:
             assert veil.api("DELETE", f"/policies/{UNPROTECTED}").status_code == 204
     assert upstream.bodies("/upload/through-old-tunnel") == []
+
+
+def test_faces_and_scene_are_protected_in_one_upload(
+    veil: VeilProcess, upstream: Upstream, surrogate: Surrogate
+) -> None:
+    import numpy as np
+
+    from filters.shared.faces import find_faces
+    from filters.shared.sface import SAME_PERSON, SFace, aligned, alignment
+    from tests.conftest import SHARED_DATA
+
+    with Image.open(SHARED_DATA / "faces/groups/two_people.jpg") as image:
+        image = image.convert("RGB")
+        image.thumbnail((640, 640))
+        original = io.BytesIO()
+        image.save(original, "JPEG", quality=92)
+    photo = original.getvalue()
+    with veil.client() as client:
+        response = client.put(f"https://{FACES}/upload/2.jpg", content=photo)
+    assert response.status_code == 200, response.text
+    [received] = upstream.bodies("/upload/2.jpg")
+    before, after = decode(photo).pixels, decode(received).pixels
+    faces = find_faces(before)
+    assert len(faces) == 2
+    model = SFace.load()
+
+    def embedding(pixels: np.ndarray, face: object) -> np.ndarray:
+        tensor = torch.from_numpy(pixels.copy()).permute(2, 0, 1)[None].float() / 255
+        matrix = torch.from_numpy(alignment(face.landmarks))[None]  # type: ignore[attr-defined]
+        with torch.no_grad():
+            return model(aligned(tensor, matrix))[0].numpy()
+
+    # Each face is gone as far as a recogniser goes; the scene's label moved too.
+    for face in faces:
+        assert float(embedding(before, face) @ embedding(after, face)) < SAME_PERSON
+    assert surrogate_label(surrogate, received) != surrogate_label(surrogate, photo)
+    [entry] = veil.audit(FACES, "/upload/2.jpg")
+    assert entry["faces"] == "all" and len(entry["faces_found"]) == 2
+    assert entry["faces_changed"] == 2

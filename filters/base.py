@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -45,6 +45,15 @@ class FilterSettings:
     private_labels: tuple[int, ...] = ()
     # Whose faces the face filters change (WHOSE_FACES): all, bystanders, none.
     faces: str = DEFAULT_FACES
+    # The photo as it came, before any filter of a chain: the filters that keep an
+    # SSIMULACRA2 floor measure against it, so that a chain keeps one budget for the whole
+    # photo, not one per filter. Set by Chain; None: the photo a filter is given.
+    original: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    def reference(self, pixels: np.ndarray) -> np.ndarray:
+        """What a change to ``pixels`` is measured against: the chain's original photo."""
+        original = self.original
+        return pixels if original is None or original.shape != pixels.shape else original
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "strength", canonical_strength(self.strength))  # old names
@@ -123,6 +132,8 @@ class Chain(Filter):
 
     def apply(self, photo: Photo, settings: FilterSettings) -> Filtered:
         reports: dict[str, Any] = {}
+        if settings.original is None:  # every step measures against the photo as it came
+            settings = replace(settings, original=photo.pixels)
         for step in self.filters:
             try:
                 result = step.apply(photo, settings)

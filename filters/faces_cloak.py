@@ -179,17 +179,22 @@ class FacesCloakFilter(Filter):
 
     @staticmethod
     def _fitted(
-        pixels: np.ndarray, view: _FaceView, delta: torch.Tensor, budget: FaceBudget
+        pixels: np.ndarray,
+        reference: np.ndarray,
+        view: _FaceView,
+        delta: torch.Tensor,
+        budget: FaceBudget,
     ) -> tuple[np.ndarray, float]:
         """The face's region with as much of ``delta`` as keeps the strength's SSIMULACRA2
-        floor there, and its score."""
+        floor there (against the chain's original ``reference``), and its score."""
         crop = pixels[view.rows, view.cols]
         view_size = tuple(view.view.shape[-2:])
         gain = shaped_gain(crop, view_size, budget.skin)
-        fit = ScreenFit(crop)  # the face's region as a screen shows it
-        on_screen = gain if fit.screen is crop else shaped_gain(fit.screen, view_size, budget.skin)
+        # The face's region as a screen shows it.
+        fit = ScreenFit(reference[view.rows, view.cols], crop)
+        on_screen = gain if fit.base is crop else shaped_gain(fit.base, view_size, budget.skin)
         share = fit.fit(
-            lambda s: render_delta(fit.screen, delta * s, on_screen), budget.ssimulacra2_min, 1.0
+            lambda s: render_delta(fit.base, delta * s, on_screen), budget.ssimulacra2_min, 1.0
         )
         changed = render_delta(crop, delta * share, gain)
         return changed, round(fit.score(changed), 1)
@@ -204,13 +209,14 @@ class FacesCloakFilter(Filter):
         generator = torch.Generator().manual_seed(seed % 2**63)
         pixels = photo.pixels.copy()
         views = [_face_view(photo.pixels, face, budget) for face in chosen]
+        reference = settings.reference(photo.pixels)
         scores = []
         if views:
             for view, delta in zip(
                 views, self._attack(views, budget, settings, generator), strict=True
             ):
                 pixels[view.rows, view.cols], score = self._fitted(
-                    photo.pixels, view, delta, budget
+                    photo.pixels, reference, view, delta, budget
                 )
                 scores.append(score)
         out = photo.with_pixels(pixels)
@@ -218,7 +224,7 @@ class FacesCloakFilter(Filter):
             "faces": [face.to_json() for face in faces],
             "cloaked": len(chosen),
             "whose": settings.faces,
-            "similarity": self._similarity(photo.pixels, out, views) if views else [],
+            "similarity": self._similarity(reference, out, views) if views else [],
             "ssimulacra2": scores,
         }
         return Filtered(out, report)

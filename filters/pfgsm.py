@@ -216,7 +216,7 @@ class PFGSMFilter(Filter):
     ) -> float:
         """The largest scale of ``delta`` within its per-pixel caps that keeps the floor."""
         return screen.fit(
-            lambda scale: render_delta(screen.screen, delta * scale, gain),
+            lambda scale: render_delta(screen.base, delta * scale, gain),
             floor,
             room_within(delta, bound),
         )
@@ -256,8 +256,9 @@ class PFGSMFilter(Filter):
         attack = self._attack(photo, settings, seed)
         budget = budgets_for(settings.strength).perceptual
         original, floor = attack.likely[0], budget.ssimulacra2_min
-        screen = ScreenFit(photo.pixels)
-        gain, screen_gain = self._gains(photo.pixels, screen.screen, attack)
+        # Measured against the chain's original: one floor for every filter's change.
+        screen = ScreenFit(settings.reference(photo.pixels), photo.pixels)
+        gain, screen_gain = self._gains(photo.pixels, screen.base, attack)
         scale = self._fit(screen, attack.delta, attack.bound, floor, screen_gain)
         delta = attack.delta * scale
         extra = refits = 0

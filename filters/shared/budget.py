@@ -170,10 +170,13 @@ class ScreenFit:
 
     Args:
         pixels: (H, W, 3) uint8, the original photo.
+        current: the photo the change is added to, when earlier filters changed it already:
+            changes are drawn on :attr:`base` and measured against ``pixels``.
     """
 
-    def __init__(self, pixels: np.ndarray) -> None:
+    def __init__(self, pixels: np.ndarray, current: np.ndarray | None = None) -> None:
         self.screen = screen_view(pixels)
+        self.base = self.screen if current is None or current is pixels else screen_view(current)
         self._score = Ssimulacra2(self.screen)
 
     def score(self, changed: np.ndarray) -> float:

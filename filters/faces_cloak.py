@@ -13,13 +13,14 @@ and only in lightness, so no colour blotch appears. The change is upsampled to t
 spread over the face's own detail, and shrunk until the face's region keeps the strength's
 SSIMULACRA2 floor.
 
-On the shared face photos (14 portraits, facebook profile), the held-out dlib recogniser
-still matched the cloaked face to the same person's other photos at every strength tried
-but the visible ones: cap 4/255 93% (face region Butteraugli 3.8), 8/255 89% (8.1),
-12/255 32% (12.4), 20/255 0% (20). SFace itself, attacked white-box, drops below its own
-threshold from 8/255 up. Adding InsightFace's MobileFaceNet (non-commercial weights) to the
-attack, smoothing the gradient, wider scale errors, or pushing SFace's middle layers apart
-(conv_6, conv_12) did not help dlib.
+On the shared face photos (20 faces, facebook profile; ``veil bench --faces``), the held-out
+dlib recogniser still matched the cloaked faces to the same person's other photos at 100%
+(invisible, cap 4/255, face Butteraugli 3.6), 93% (subtle, 8/255, 7.5) and 11% (strong,
+16/255, 14.6, plainly visible). In a prototype, caps of 12/255 and 20/255 gave 32% and 0%.
+SFace itself, attacked white-box, drops below its own threshold from 8/255 up. Adding
+InsightFace's MobileFaceNet (non-commercial weights) to the attack, smoothing the gradient,
+wider scale errors, or pushing SFace's middle layers apart (conv_6, conv_12) did not help
+dlib.
 """
 
 from __future__ import annotations
@@ -101,9 +102,9 @@ def _jittered(matrix: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     linear = torch.tensor([[cos, -sin], [sin, cos]], dtype=matrix.dtype)
     centre = torch.full((2,), ALIGNED / 2, dtype=matrix.dtype)
     offset = centre - linear @ centre + shift
-    return torch.cat([linear @ matrix[0, :, :2], (linear @ matrix[0, :, 2] + offset)[:, None]], 1)[
-        None
-    ]
+    moved = linear @ matrix[0]  # turn and scale the whole transform, then shift it
+    moved[:, 2] += offset
+    return moved[None]
 
 
 class FacesCloakFilter(Filter):

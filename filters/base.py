@@ -6,6 +6,7 @@ of the codec (the pixels a file as written decodes to) comes in a :class:`Toolki
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -49,6 +50,12 @@ class FilterSettings:
     # SSIMULACRA2 floor measure against it, so that a chain keeps one budget for the whole
     # photo, not one per filter. Set by Chain; None: the photo a filter is given.
     original: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    def seed_for(self, pixels: np.ndarray) -> int:
+        """The seed, or one drawn from the pixels: the same photo gets the same change."""
+        if self.seed is not None:
+            return self.seed
+        return int.from_bytes(hashlib.sha256(pixels.tobytes()).digest()[:8], "big")
 
     def reference(self, pixels: np.ndarray) -> np.ndarray:
         """What a change to ``pixels`` is measured against: the chain's original photo."""
@@ -103,6 +110,9 @@ class Filter(ABC):
 
     name: ClassVar[str]
     description: ClassVar[str]
+    # A change meant to be seen (redaction) is not spent from the strength's budget: the
+    # filters after it in a chain measure against the photo as it left it.
+    meant_to_be_seen: ClassVar[bool] = False
 
     @classmethod
     def create(cls, toolkit: Toolkit) -> Filter:
@@ -142,4 +152,6 @@ class Chain(Filter):
             except Exception as exc:  # a filter bug must reach the caller as a readable error
                 raise ProtectionError(f"the {step.name} filter failed: {exc}") from exc
             photo, reports[step.name] = result.photo, result.report
+            if step.meant_to_be_seen:
+                settings = replace(settings, original=photo.pixels)
         return Filtered(photo, reports)

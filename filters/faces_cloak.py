@@ -25,7 +25,6 @@ dlib.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import cv2
@@ -204,9 +203,7 @@ class FacesCloakFilter(Filter):
         faces = find_faces(photo.pixels)
         chosen = chosen_faces(faces, settings.faces)
         budget = budgets_for(settings.strength).face
-        seed = settings.seed
-        if seed is None:
-            seed = int.from_bytes(hashlib.sha256(photo.pixels.tobytes()).digest()[:8], "big")
+        seed = settings.seed_for(photo.pixels)
         generator = torch.Generator().manual_seed(seed % 2**63)
         pixels = photo.pixels.copy()
         views = [_face_view(photo.pixels, face, budget) for face in chosen]

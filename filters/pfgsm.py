@@ -48,7 +48,6 @@ lightness and less of the budget in flat areas.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import replace
 from typing import NamedTuple
 
@@ -103,12 +102,6 @@ class _Attack(NamedTuple):
 def _squashed(images: torch.Tensor) -> torch.Tensor:
     size = (INPUT_SIZE, INPUT_SIZE)
     return F.interpolate(images, size=size, mode="bilinear", align_corners=False)
-
-
-def _seed(pixels: np.ndarray, seed: int | None) -> int:
-    if seed is not None:
-        return seed
-    return int.from_bytes(hashlib.sha256(pixels.tobytes()).digest()[:8], "big")
 
 
 class PFGSMFilter(Filter):
@@ -252,7 +245,7 @@ class PFGSMFilter(Filter):
         return delta.detach()
 
     def apply(self, photo: Photo, settings: FilterSettings) -> Filtered:
-        seed = _seed(photo.pixels, settings.seed)
+        seed = settings.seed_for(photo.pixels)
         attack = self._attack(photo, settings, seed)
         budget = budgets_for(settings.strength).perceptual
         original, floor = attack.likely[0], budget.ssimulacra2_min

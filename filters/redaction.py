@@ -10,7 +10,6 @@ feathering, are here.
 
 from __future__ import annotations
 
-import hashlib
 from abc import abstractmethod
 
 import cv2
@@ -52,6 +51,8 @@ class FaceRedaction(Filter):
     were changed), ``whose`` (the settings' choice).
     """
 
+    meant_to_be_seen = True
+
     @abstractmethod
     def redact(self, crop: np.ndarray, face: Face, rng: np.random.Generator) -> np.ndarray:
         """The redacted (h, w, 3) uint8 crop around one face."""
@@ -59,9 +60,7 @@ class FaceRedaction(Filter):
     def apply(self, photo: Photo, settings: FilterSettings) -> Filtered:
         faces = find_faces(photo.pixels)
         chosen = chosen_faces(faces, settings.faces)
-        seed = settings.seed
-        if seed is None:
-            seed = int.from_bytes(hashlib.sha256(photo.pixels.tobytes()).digest()[:8], "big")
+        seed = settings.seed_for(photo.pixels)
         rng = np.random.default_rng(seed)
         pixels = photo.pixels.copy()
         for face in chosen:

@@ -145,3 +145,19 @@ def test_unknown_whose_faces_is_refused():
     with pytest.raises(ProtectionError, match="whose faces"):
         FilterSettings(faces="everyone")
     assert set(REDACTIONS) <= set(FILTERS)
+
+
+def test_a_redaction_is_not_spent_from_the_scene_filters_budget(toolkit):
+    from filters.base import Chain
+    from filters.faces_blur import FacesBlurFilter
+    from filters.pfgsm import PFGSMFilter
+    from filters.shared.surrogate import Ensemble
+    from filters.shared.transfer import AttackConfig
+
+    scene = PFGSMFilter(toolkit, Ensemble([toolkit.surrogate]), AttackConfig(steps=4, samples=1))
+    photo = decode(group_photo(640, "PNG"))
+    result = Chain([FacesBlurFilter(), scene])(photo, FilterSettings("invisible", seed=1))
+    assert result.report["faces-blur"]["redacted"] == 3
+    # pfgsm measures against the blurred photo: the blur, meant to be seen, leaves its
+    # budget whole (measured against the original, the floor would leave it nothing).
+    assert result.report["pfgsm"]["scale"] > 0.5

@@ -37,8 +37,10 @@ def _trust(args: argparse.Namespace) -> int:
 def _filters(args: argparse.Namespace) -> int:
     from filters import describe_filters
 
-    for info in describe_filters():
-        print(f"{info['name']:<12} {info['description']}")
+    infos = describe_filters()
+    width = max(len(info["name"]) for info in infos)
+    for info in infos:
+        print(f"{info['name']:<{width}}  {info['description']}")
     return 0
 
 

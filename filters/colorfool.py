@@ -162,7 +162,12 @@ class ColorFoolFilter(Filter):
         ab = _field(shifts[None], masks[0])
         field = torch.cat([torch.zeros_like(ab[:, :1]), ab], dim=1)
         floor = budgets_for(settings.strength).perceptual.ssimulacra2_min
-        share = share_within_floor(photo.pixels, lambda px, s: change_lab(px, field * s), floor)
+        share = share_within_floor(
+            photo.pixels,
+            lambda px, s: change_lab(px, field * s),
+            floor,
+            settings.reference(photo.pixels),  # one budget with the chain's other filters
+        )
         field = field * share
         out = photo.with_pixels(change_lab(photo.pixels, field))
         sent = self.surrogate.view(self.written_pixels(out))

@@ -176,7 +176,12 @@ class EdgeFoolFilter(Filter):
         change, steps = self._attack(lab, view, detail, blur, original, budget)
         field = torch.cat([change, torch.zeros_like(change), torch.zeros_like(change)], dim=1)
         floor = budgets_for(settings.strength).perceptual.ssimulacra2_min
-        share = share_within_floor(photo.pixels, lambda px, s: change_lab(px, field * s), floor)
+        share = share_within_floor(
+            photo.pixels,
+            lambda px, s: change_lab(px, field * s),
+            floor,
+            settings.reference(photo.pixels),  # one budget with the chain's other filters
+        )
         field = field * share
         out = photo.with_pixels(change_lab(photo.pixels, field))
         sent = self.surrogate.view(self.written_pixels(out))

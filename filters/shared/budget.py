@@ -215,7 +215,10 @@ class ScreenFit:
 
 
 def share_within_floor(
-    pixels: np.ndarray, render: Callable[[np.ndarray, float], np.ndarray], floor: float
+    pixels: np.ndarray,
+    render: Callable[[np.ndarray, float], np.ndarray],
+    floor: float,
+    reference: np.ndarray | None = None,
 ) -> float:
     """The largest share (at most 1) of a change that keeps SSIMULACRA2 at ``floor`` on screen.
 
@@ -223,9 +226,11 @@ def share_within_floor(
     strength's floor holds for them too.
 
     Args:
-        pixels: (H, W, 3) uint8, the original photo.
+        pixels: (H, W, 3) uint8, the photo the change is added to.
         render: (pixels of any size, share) -> those pixels with that share of the change.
         floor: the SSIMULACRA2 to keep at least.
+        reference: what the change is measured against (a chain's original photo); default
+            ``pixels``.
     """
-    screen = ScreenFit(pixels)
-    return screen.fit(lambda share: render(screen.screen, share), floor, 1.0)
+    screen = ScreenFit(pixels if reference is None else reference, pixels)
+    return screen.fit(lambda share: render(screen.base, share), floor, 1.0)

@@ -156,14 +156,16 @@ def _measure(
     faces = find_faces(before)
     result.faces_found = len(faces)
     still_found = [face.box for face in find_faces(uploaded_after)]
+    # dlib's faces of each upload, found once for all the photo's faces.
+    judged_before, judged_after = judge.faces(uploaded_before), judge.faces(uploaded_after)
     for face in faces:
         box = [value * scale for value in face.box]
-        own = judge.descriptor_at(uploaded_before, box)
+        own = judge.descriptor_at(judged_before, box)
         who = person if person != GROUPS and face is max(faces, key=lambda f: f.area) else None
         who = who or (gallery.person_of(own) if person == GROUPS else None)
         if who is None:
             continue
-        now = judge.descriptor_at(uploaded_after, box)
+        now = judge.descriptor_at(judged_after, box)
         region = _region(face.box, before.shape)
         result.faces.append(
             {

@@ -47,13 +47,16 @@ class FaceJudge:
             found.append((box, np.asarray(descriptor)))
         return found
 
+    @staticmethod
     def descriptor_at(
-        self, pixels: np.ndarray, box: tuple[float, float, float, float]
+        found: list[tuple[tuple[int, int, int, int], np.ndarray]],
+        box: tuple[float, float, float, float],
     ) -> np.ndarray | None:
-        """The descriptor of the face dlib finds over ``box``; None where it finds none."""
+        """Of the faces dlib ``found`` in a photo (:meth:`faces`), the descriptor of the one
+        over ``box``; None where none is."""
         best, covered = None, OVERLAP
         x, y, w, h = box
-        for (left, top, width, height), descriptor in self.faces(pixels):
+        for (left, top, width, height), descriptor in found:
             across = max(0.0, min(x + w, left + width) - max(x, left))
             down = max(0.0, min(y + h, top + height) - max(y, top))
             if across * down / max(w * h, 1.0) > covered:

@@ -235,9 +235,7 @@ class FacesCloakFilter(Filter):
         for view in views:
             pair = np.stack([before[view.rows, view.cols], sent[view.rows, view.cols]])
             images = torch.from_numpy(pair).permute(0, 3, 1, 2).float() / 255
-            small = torch.nn.functional.interpolate(
-                images, size=tuple(view.view.shape[-2:]), mode="area"
-            )
+            small = F.interpolate(images, size=tuple(view.view.shape[-2:]), mode="area")
             with torch.no_grad():
                 own, now = self.model(aligned(small, view.matrix.expand(2, 2, 3)))
             similarities.append(round(float((own * now).sum()), 3))

@@ -117,8 +117,6 @@ class PFGSMFilter(Filter):
     """
 
     name = "pfgsm"
-    # Spread the change over the photo's own detail (detail_gain); off: plain upsampling.
-    shape_detail = True
     description = (
         "Adds a change to lightness, where texture hides it, that makes image classifiers see "
         "another class, made to survive the platform's recompression (EfficientNet-Lite "
@@ -205,7 +203,7 @@ class PFGSMFilter(Filter):
         delta: torch.Tensor,
         bound: torch.Tensor,
         floor: float,
-        gain: np.ndarray | None,
+        gain: np.ndarray,
     ) -> float:
         """The largest scale of ``delta`` within its per-pixel caps that keeps the floor."""
         return screen.fit(
@@ -214,12 +212,11 @@ class PFGSMFilter(Filter):
             room_within(delta, bound),
         )
 
+    @staticmethod
     def _gains(
-        self, pixels: np.ndarray, screen: np.ndarray, attack: _Attack
-    ) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """The detail gains of the photo and of its screen view (None: not shaped)."""
-        if not self.shape_detail:
-            return None, None
+        pixels: np.ndarray, screen: np.ndarray, attack: _Attack
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The detail gains of the photo and of its screen view."""
         view_size = tuple(attack.view.shape[-2:])
         on_screen = shaped_gain(screen, view_size, attack.texture_floor)
         if screen is pixels:

@@ -11,10 +11,16 @@ from proxy.audit import AuditEntry
 from proxy.policies import Policy
 from proxy.uploads import ImageSlot
 
-__all__ = ["WATCHED", "audit_entry", "close_connections", "upload_request"]
+__all__ = ["WATCHED", "audit_entry", "close_connections", "flow_hosts", "upload_request"]
 
 # flow.metadata key: the callback of the adapter that wants to read this flow's response.
 WATCHED = "veil.watched"
+
+
+def flow_hosts(flow: http.HTTPFlow) -> tuple[str | None, ...]:
+    """Every name the client gave for where a request goes: the Host header, the CONNECT
+    target (or absolute URL) and the TLS SNI. A request is protected when any of them is."""
+    return (flow.request.pretty_host, flow.request.host, flow.client_conn.sni)
 
 
 def upload_request(flow: http.HTTPFlow, body: bytes) -> UploadRequest:

@@ -21,6 +21,7 @@ from proxy.multipart import MalformedBody, Multipart, parse_form
 from proxy.shapes.forms import find_form_images
 from proxy.shapes.jsonbody import find_json_images, looks_like_json
 from proxy.shapes.textimage import decode_text_image, encode_text_image
+from proxy.shapes.traces import ImageTrace, find_image_trace
 from proxy.shapes.types import splice
 
 __all__ = [
@@ -152,6 +153,30 @@ class FoundImages:
     def slots(self) -> list[ImageSlot]:
         """Every image, in body order."""
         return [hit.slot for hit in self.hits]
+
+    def trace(self) -> ImageTrace | None:
+        """Image data outside the images found: what Veil would let out unprotected.
+
+        The failure rule applies to an upload with a trace: a part that starts with a line
+        break, a nested ``multipart/mixed``, base64 in a place no shape reads.
+        """
+        if self.multipart is not None:
+            rewritten = {hit.slot.index for hit in self.hits}
+            regions = [("the preamble", self.multipart.preamble)]
+            regions += [
+                (f"part {index + 1}", part.body)
+                for index, part in enumerate(self.multipart.parts)
+                if index not in rewritten
+            ]
+            regions.append(("the epilogue", self.multipart.epilogue))
+            return find_image_trace(regions)
+        gaps, cursor = [], 0
+        for start, end in sorted(hit.span for hit in self.hits):
+            gaps.append(self.body[cursor:start])
+            cursor = end
+        gaps.append(self.body[cursor:])
+        # The gaps around text images are joined: a trace split by one is still seen whole.
+        return find_image_trace([("the body", b"\x00".join(gaps))])
 
     def rewrite(self, transform: ImageTransform) -> bytes:
         """Pass every image through ``transform`` and put the result in its place.

@@ -50,6 +50,11 @@ def sniff_format(data: bytes) -> str | None:
             return "AVIF"
         if brand in _HEIF_BRANDS:
             return "HEIF"
+    # Formats Veil cannot rewrite, named so that they get the failure rule, never a pass.
+    if head.startswith((b"\x00\x00\x00\x0cjP  \r\n\x87\n", b"\xff\x4f\xff\x51")):
+        return "JPEG2000"
+    if head.startswith((b"\x00\x00\x00\x0cJXL \r\n\x87\n", b"\xff\x0a")):
+        return "JPEGXL"
     if head.startswith((b"II*\x00", b"MM\x00*")):
         return "TIFF"
     if head.startswith(b"BM") and len(head) >= 14:

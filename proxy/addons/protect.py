@@ -25,7 +25,7 @@ from mitmproxy import ctx, http
 
 from filters import Protected, ProtectionRecord, face_findings
 from proxy.adapters import Adapter, Plan, default_adapters, plan_upload
-from proxy.flows import WATCHED, upload_request
+from proxy.flows import WATCHED, flow_hosts, upload_request
 from proxy.outcomes import Outcomes
 from proxy.policies import Policy
 from proxy.policybook import PolicyBook
@@ -146,7 +146,7 @@ class UploadProtector:
     async def request(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error or not flow.live or flow.request.stream:
             return
-        policy = self.book.policy_for(flow.request.pretty_host, flow.request.host)
+        policy = self.book.policy_for(*flow_hosts(flow))
         if policy is None:
             return
         try:
@@ -186,6 +186,11 @@ class UploadProtector:
             if plan.reply_body:
                 headers["Content-Type"] = "application/json"
             flow.response = http.Response.make(plan.reply, plan.reply_body, headers)
+            return
+        # Image data no shape found cannot be protected, so it must not leave.
+        trace = found.trace()
+        if trace is not None:
+            self.outcomes.fail(flow, policy, found.slots, f"cannot protect {trace.describe()}")
             return
         for name, value in plan.query.items():
             flow.request.query[name] = value

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from mitmproxy import http
 
-from proxy.flows import WATCHED
+from proxy.flows import WATCHED, flow_hosts
 from proxy.outcomes import Outcomes
 from proxy.policybook import PolicyBook
 from proxy.streamguard import StreamGuard, should_stream
@@ -20,7 +20,7 @@ class StreamRules:
         self.outcomes = outcomes
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
-        policy = self.book.policy_for(flow.request.pretty_host, flow.request.host)
+        policy = self.book.policy_for(*flow_hosts(flow))
         if policy is None:
             flow.request.stream = True  # unprotected: never buffer it
             return

@@ -70,6 +70,22 @@ class Outcomes:
         for slot in slots or [None]:
             self.store.add_audit(audit_entry(flow, policy, slot, outcome, reason=reason))
 
+    def websocket_image(self, flow: http.HTTPFlow, policy: Policy, reason: str) -> bool:
+        """A WebSocket message carries an image: the failure rule for that message.
+
+        Returns whether it may go (``send_original``); otherwise the caller drops it.
+        """
+        send = policy.on_failure == "send_original"
+        log.warning(
+            "WebSocket to %s: %s (%s)",
+            flow.request.pretty_host,
+            reason,
+            "sent, as the policy allows" if send else "message dropped",
+        )
+        entry = audit_entry(flow, policy, None, "passed" if send else "blocked", reason=reason)
+        self.store.add_audit(entry)
+        return send
+
     def streamed_image(self, flow: http.HTTPFlow, policy: Policy, reason: str) -> bool:
         """A stream guard found an image it cannot protect: the failure rule, mid-stream.
 

@@ -9,6 +9,7 @@ from proxy.addons.connect import ConnectOverride
 from proxy.addons.passthrough import TlsPassthrough
 from proxy.addons.protect import ImageProtector, UploadProtector
 from proxy.addons.streaming import StreamRules
+from proxy.addons.websocket import WebSocketGuard
 from proxy.outcomes import Outcomes
 from proxy.policybook import PolicyBook
 
@@ -18,6 +19,7 @@ __all__ = [
     "StreamRules",
     "TlsPassthrough",
     "UploadProtector",
+    "WebSocketGuard",
     "default_addons",
 ]
 
@@ -31,4 +33,5 @@ def default_addons(
         ConnectOverride(),
         StreamRules(book, outcomes),
         UploadProtector(book, outcomes, protector, filters),
+        WebSocketGuard(book, outcomes),
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ from filters import Protector, describe_filters
 from proxy.addons import default_addons
 from proxy.api import create_app
 from proxy.apitypes import ApiConfig
+from proxy.home import HomeLock, check_ports_free, make_private
 from proxy.outcomes import Outcomes
 from proxy.pairing import Pairing, format_code
 from proxy.policybook import PolicyBook
@@ -94,7 +96,26 @@ def announce_code(code: str) -> None:
 
 
 async def serve(settings: Settings) -> None:
-    """Run until SIGINT/SIGTERM. The models load once, when the proxy starts running."""
+    """Run until SIGINT/SIGTERM, alone on the home. The models load once, when the proxy
+    starts running.
+
+    Raises:
+        HomeInUse: another `veil run` holds the home.
+        PortInUse: the proxy or control API port is taken.
+    """
+    lock = HomeLock(settings.home).acquire()
+    try:
+        os.umask(0o077)  # what Veil writes under its home is its owner's alone
+        make_private(settings.home)
+        check_ports_free(
+            settings.listen_host, {"proxy": settings.proxy_port, "api": settings.api_port}
+        )
+        await _serve(settings)
+    finally:
+        lock.release()
+
+
+async def _serve(settings: Settings) -> None:
     ca = ensure_ca(settings.ca_dir)
     token = ensure_token(settings.token_path)
     store = Store.open(settings.db_path)

@@ -81,8 +81,11 @@ def _protect(args: argparse.Namespace) -> int:
     for report in reports:
         if report.ok and report.record is not None:
             record = report.record
+            labels = (
+                f"{record.label_before} -> {record.label_after}  " if record.label_before else ""
+            )
             print(
-                f"ok    {report.output}  {record.label_before} -> {record.label_after}  "
+                f"ok    {report.output}  {labels}"
                 f"SSIMULACRA2 {record.ssimulacra2:.1f} (the platform's own JPEG: "
                 f"{record.platform_ssimulacra2:.1f}), {record.visibility}  "
                 f"{record.elapsed_ms / 1000:.1f} s"

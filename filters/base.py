@@ -93,16 +93,22 @@ class Toolkit:
     """What filters are built from: the shared classifier, and the codec's view of a photo.
 
     Attributes:
-        surrogate: the ImageNet classifier the attacks and the labels use.
+        load_surrogate: gives the ImageNet classifier the attacks and the labels use,
+            loading it on the first call (``surrogate`` calls it).
         written_pixels: the (H, W, 3) uint8 pixels a reader decodes from the photo's file
             as it will be written (lossy formats change them, palettes quantise them).
         written_quality: about the lossy quality (1-100) the photo's file is written at;
             None when it is written losslessly.
     """
 
-    surrogate: Surrogate
+    load_surrogate: Callable[[], Surrogate]
     written_pixels: Callable[[Photo], np.ndarray]
     written_quality: Callable[[Photo], int | None]
+
+    @property
+    def surrogate(self) -> Surrogate:
+        """The classifier, loaded when a filter that needs it is built: never for metadata."""
+        return self.load_surrogate()
 
 
 class Filter(ABC):
@@ -113,6 +119,9 @@ class Filter(ABC):
     # A change meant to be seen (redaction) is not spent from the strength's budget: the
     # filters after it in a chain measure against the photo as it left it.
     meant_to_be_seen: ClassVar[bool] = False
+    # Aims at the scene classifier: the audit then shows its labels before and after. For
+    # the others (metadata, faces) the classifier is neither loaded nor run for the record.
+    fools_classifier: ClassVar[bool] = False
 
     @classmethod
     def create(cls, toolkit: Toolkit) -> Filter:

@@ -118,6 +118,7 @@ class ColorFoolFilter(Filter):
         "Shifts the colours of whole regions (never people, sky stays blue, plants green) "
         "so an image classifier sees another class; lightness untouched."
     )
+    fools_classifier = True
     method = "gradient"
 
     def __init__(self, toolkit: Toolkit) -> None:

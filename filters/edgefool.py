@@ -105,6 +105,7 @@ class EdgeFoolFilter(Filter):
         "Enhances fine detail in the photo's lightness, tuned so an image classifier sees "
         "another class; colours untouched."
     )
+    fools_classifier = True
 
     def __init__(self, toolkit: Toolkit) -> None:
         self.surrogate = toolkit.surrogate

@@ -22,15 +22,18 @@ YARDSTICK_QUALITY = 85
 __all__ = ["measure"]
 
 
-def measure(protected: Protected, surrogate: Surrogate) -> ProtectionRecord:
+def measure(protected: Protected, surrogate: Surrogate | None) -> ProtectionRecord:
     """The record of one protected image.
 
     Args:
         protected: what ``Protector.protect`` returned.
-        surrogate: the classifier whose top-1 labels the record shows.
+        surrogate: the classifier whose top-1 labels the record shows; None leaves them out
+            (no filter aimed at it: running it would only cost time).
     """
     original, sent = protected.original, protected.sent
-    before, after = surrogate.predict(original.pixels), surrogate.predict(sent.pixels)
+    before = after = None
+    if surrogate is not None:
+        before, after = surrogate.predict(original.pixels), surrogate.predict(sent.pixels)
     quality = get_profile(protected.profile).quality or YARDSTICK_QUALITY
     # As a screen shows the photo, like the visibility measures: CIEDE2000 over every pixel
     # of a 12 MP photo took 1.5 s, more than the rest of the record.
@@ -44,10 +47,10 @@ def measure(protected: Protected, surrogate: Surrogate) -> ProtectionRecord:
         width=original.width,
         height=original.height,
         metadata_removed=protected.metadata_removed,
-        label_before=before.label,
-        confidence_before=round(before.confidence, 4),
-        label_after=after.label,
-        confidence_after=round(after.confidence, 4),
+        label_before=before.label if before else None,
+        confidence_before=round(before.confidence, 4) if before else None,
+        label_after=after.label if after else None,
+        confidence_after=round(after.confidence, 4) if after else None,
         ssim=ssim(original.pixels, sent.pixels),
         psnr=psnr(original.pixels, sent.pixels),
         ciede2000=round(ciede2000(screen_before, screen_after), 4),

@@ -122,6 +122,7 @@ class PFGSMFilter(Filter):
         "another class, made to survive the platform's recompression (EfficientNet-Lite "
         "ensemble); how visible it may be is the strength's."
     )
+    fools_classifier = True
 
     def __init__(
         self,

@@ -93,16 +93,18 @@ class Protector:
 
     def toolkit(self) -> Toolkit:
         """What the filters are built from: the surrogate and the codec's view of a photo."""
-        return Toolkit(self.surrogate, written_pixels=sent_pixels, written_quality=lossy_quality)
+        return Toolkit(
+            lambda: self.surrogate, written_pixels=sent_pixels, written_quality=lossy_quality
+        )
 
     def load(self, filters: Sequence[str] = tuple(FILTERS)) -> None:
-        """Load the surrogate and build the named filters now, so requests don't wait.
+        """Build the named filters now, with the models they need, so requests don't wait.
 
         Raises:
             ProtectionError: an unknown filter name.
         """
         names = _names(filters)
-        toolkit = self.toolkit()  # the record's labels need the surrogate even with no filter
+        toolkit = self.toolkit()
         for name in names:
             if name not in self._filters:
                 self._filters[name] = FILTERS[name].create(toolkit)
@@ -166,5 +168,7 @@ class Protector:
         return Protected(data, output, photo, sent, kept, report, profile, _since(started))
 
     def measure(self, protected: Protected) -> ProtectionRecord:
-        """The record of a protected image: labels, similarity, thumbnails, hashes, time."""
-        return measure(protected, self.surrogate)
+        """The record of a protected image: similarity, thumbnails, hashes, time, and the
+        classifier's labels when a filter aimed at it."""
+        aims = any(FILTERS[name].fools_classifier for name in protected.filters)
+        return measure(protected, self.surrogate if aims else None)

@@ -52,10 +52,16 @@ class ProtectionRecord:
     width: int = field(metadata=_doc("Pixels across; kept by every filter."))
     height: int = field(metadata=_doc("Pixels down; kept by every filter."))
     metadata_removed: list[str] = field(metadata=_doc("Metadata fields removed."))
-    label_before: str = field(metadata=_doc("The surrogate classifier's top-1, as uploaded."))
-    confidence_before: float = field(metadata=_doc("Its probability."))
-    label_after: str = field(metadata=_doc("The surrogate classifier's top-1, as sent."))
-    confidence_after: float = field(metadata=_doc("Its probability."))
+    label_before: str | None = field(
+        metadata=_doc(
+            "The surrogate classifier's top-1, as uploaded; none when no filter aims at it."
+        )
+    )
+    confidence_before: float | None = field(metadata=_doc("Its probability."))
+    label_after: str | None = field(
+        metadata=_doc("The surrogate classifier's top-1, as sent; none when no filter aims at it.")
+    )
+    confidence_after: float | None = field(metadata=_doc("Its probability."))
     ssim: float | None = field(metadata=_doc("SSIM of the sent pixels against the uploaded."))
     psnr: float | None = field(metadata=_doc("PSNR in dB; none when the pixels are equal."))
     ciede2000: float = field(

@@ -283,3 +283,14 @@ def test_a_chain_of_scene_filters_keeps_one_floor_for_the_whole_photo(protector,
     # Each measured against its own input, the two changes together gave 60.8 (colorfool)
     # and 63.5 (edgefool) on the hen.
     assert whole >= BUDGETS["subtle"].perceptual.ssimulacra2_min - 0.5
+
+
+def test_metadata_alone_never_loads_nor_runs_the_classifier(private_jpeg: bytes) -> None:
+    # Not a slow test: loading any model here raises (tests/conftest.py).
+    protector = Protector()
+    protector.load(["metadata"])
+    protected = protector.protect(private_jpeg, ["metadata"])
+    record = protector.measure(protected)
+    assert protector._surrogate is None
+    assert record.label_before is None and record.label_after is None
+    assert "GPS" in record.metadata_removed and record.ssimulacra2 > 90

@@ -21,6 +21,7 @@ from proxy.addons import default_addons
 from proxy.api import create_app
 from proxy.apitypes import ApiConfig
 from proxy.home import HomeLock, check_ports_free, make_private
+from proxy.logsafe import redact_logs
 from proxy.outcomes import Outcomes
 from proxy.pairing import Pairing, format_code
 from proxy.policybook import PolicyBook
@@ -118,6 +119,7 @@ async def serve(settings: Settings) -> None:
 async def _serve(settings: Settings) -> None:
     ca = ensure_ca(settings.ca_dir)
     token = ensure_token(settings.token_path)
+    redact_logs(token)
     store = Store.open(settings.db_path)
     book = PolicyBook(store)
     filter_infos = describe_filters()

@@ -43,6 +43,15 @@ def _ascii_host(text: str) -> str:
             raise PolicyError(
                 f"{text!r} is not a host name: labels are letters, digits and inner hyphens"
             )
+        if label.startswith("xn--"):
+            # Punycode must decode to a valid international label ("xn--zz" does not):
+            # browsers would never ask for such a host, so a policy for it protects nothing.
+            try:
+                idna.decode(label)
+            except idna.IDNAError as error:
+                raise PolicyError(
+                    f"{text!r} has an invalid punycode label {label!r}: {error}"
+                ) from None
     return host
 
 

@@ -69,6 +69,8 @@ def test_normalize_site_accepts(text: str, expected: str) -> None:
         ".".join(["abcdefghi"] * 30),
         "*.127.0.0.1",
         "exa\x00mple.com",
+        "xn--zz.example",  # punycode that decodes to nothing valid
+        "*.xn--zz.example",
     ],
 )
 def test_normalize_site_rejects(text: str) -> None:

@@ -154,6 +154,10 @@ class FoundImages:
         """Every image, in body order."""
         return [hit.slot for hit in self.hits]
 
+    def images(self) -> list[tuple[bytes, ImageSlot]]:
+        """Every image's bytes (decoded from base64 where it was text) and slot, in order."""
+        return [(hit.data, hit.slot) for hit in self.hits]
+
     def trace(self) -> ImageTrace | None:
         """Image data outside the images found: what Veil would let out unprotected.
 

@@ -1,5 +1,9 @@
 """The upload protector: every image of a buffered upload to a protected site goes through
-the site's filters on one worker thread, within a deadline, or the failure rule applies.
+the site's filters on one worker thread, each within a deadline, or the failure rule applies.
+
+The photos of all uploads wait for the worker in turns (``proxy.fairqueue``): site by site,
+upload by upload. When one photo fails or misses its deadline, its upload's other photos
+leave the queue at once: a discarded upload costs no more work.
 
 The hook checks, then hands off: the body work is pure (``proxy.uploads``,
 ``proxy.adapters``) and the image work runs on the worker, so other flows keep moving.
@@ -25,6 +29,7 @@ from mitmproxy import ctx, http
 
 from filters import Protected, ProtectionRecord, face_findings
 from proxy.adapters import Adapter, Plan, default_adapters, plan_upload
+from proxy.fairqueue import FairQueue
 from proxy.flows import WATCHED, flow_hosts, upload_request
 from proxy.outcomes import Outcomes
 from proxy.policies import Policy
@@ -36,6 +41,9 @@ __all__ = ["ImageProtector", "UploadProtector"]
 
 log = logging.getLogger(__name__)
 
+# More images than any platform takes in one post (Instagram 20, X 4): a body with more is
+# a denial of service on the worker, not a post.
+MAX_IMAGES_PER_UPLOAD = 100
 # At shutdown, how long the uploads already sent may take to be measured for the audit;
 # rows still unmeasured then are written without the figures.
 MEASURE_WAIT_S = 10.0
@@ -75,12 +83,17 @@ class ImageProtector(Protocol):
     def measure(self, protected: Protected) -> ProtectionRecord: ...
 
 
-@dataclass
-class _Outcome:
-    """What the worker thread made of one request body."""
+@dataclass(eq=False)
+class _Job:
+    """One image of an upload, waiting for the worker or on it."""
 
-    body: bytes
-    protected: list[tuple[ImageSlot, Protected]] = field(default_factory=list)
+    data: bytes
+    slot: ImageSlot
+    policy: Policy
+    exact_size: bool
+    done: asyncio.Future[Protected]
+    started: asyncio.Event = field(default_factory=asyncio.Event)
+    started_at: float = 0.0
 
 
 class UploadProtector:
@@ -100,7 +113,10 @@ class UploadProtector:
         self._executor: ThreadPoolExecutor | None = None
         self._measurer: ThreadPoolExecutor | None = None
         self._measuring: set[asyncio.Task[None]] = set()
-        self._protecting = 0  # bodies on the worker now
+        self._queue: FairQueue[_Job] = FairQueue()
+        self._queued = asyncio.Event()  # set while jobs wait
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._protecting = 0  # images on the worker now
         self._last_protected = 0.0  # time.monotonic() when the last one left it
 
     def load(self, loader) -> None:  # type: ignore[no-untyped-def]
@@ -123,6 +139,7 @@ class UploadProtector:
             max_workers=1, thread_name_prefix="veil-measure", initializer=_lower_priority
         )
         await asyncio.wrap_future(self._executor.submit(self.protector.load, self.filters))
+        self._dispatcher = asyncio.create_task(self._dispatch())
 
     async def measured(self, timeout: float | None = None) -> None:
         """Wait until the uploads already sent are measured and their audit rows written."""
@@ -133,6 +150,8 @@ class UploadProtector:
         await self.measured(MEASURE_WAIT_S)  # the audit rows of uploads already sent
         for task in set(self._measuring):  # the rest are written unmeasured
             task.cancel()
+        if self._dispatcher is not None:
+            self._dispatcher.cancel()
         await asyncio.gather(*self._measuring, return_exceptions=True)
         for executor in (self._executor, self._measurer):
             if executor is not None:
@@ -205,29 +224,86 @@ class UploadProtector:
         if self._executor is None:  # a hook must never raise: mitmproxy would send the flow on
             self.outcomes.fail(flow, policy, found.slots, "Veil is not running its filters yet")
             return
-        deadline = ctx.options.filter_deadline_s
-        work = self._executor.submit(self._protect_body, found, policy, plan.exact_size)
-        self._protecting += 1
-        loop = asyncio.get_running_loop()  # the counters are kept on the event loop's thread
-        work.add_done_callback(lambda _: loop.call_soon_threadsafe(self._protected_one))
-        try:
-            outcome = await asyncio.wait_for(asyncio.wrap_future(work), timeout=deadline)
-        except TimeoutError:
-            reason = f"protection exceeded its deadline of {deadline:g} s"
+        images = found.images()
+        if len(images) > MAX_IMAGES_PER_UPLOAD:
+            reason = f"{len(images)} images in one upload; Veil protects {MAX_IMAGES_PER_UPLOAD}"
             self.outcomes.fail(flow, policy, found.slots, reason)
             return
+        loop = asyncio.get_running_loop()
+        jobs = [
+            _Job(data, slot, policy, plan.exact_size, loop.create_future()) for data, slot in images
+        ]
+        upload = flow.id
+        for job in jobs:
+            self._queue.put(policy.site, upload, job)
+        self._queued.set()
+        try:
+            protected = [await self._finished(job) for job in jobs]
+            results = iter(protected)
+            body = found.rewrite(lambda _data, _slot: next(results).data)
         except Exception as error:  # any failure of protection falls under the policy's rule
-            self.outcomes.fail(flow, policy, found.slots, str(error) or type(error).__name__)
+            for job in [*self._queue.drop(upload), *jobs]:
+                job.done.cancel()  # the worker skips what is left of this upload
+            reason = str(error) or type(error).__name__
+            self.outcomes.fail(flow, policy, found.slots, reason)
             return
-        flow.request.content = outcome.body  # re-applies Content-Encoding, fixes Content-Length
+        flow.request.content = body  # re-applies Content-Encoding, fixes Content-Length
         if plan.finish is not None:
-            sizes = [(p.original.width, p.original.height) for _, p in outcome.protected]
-            for name, value in plan.finish(outcome.body, sizes).headers.items():
+            sizes = [(p.original.width, p.original.height) for p in protected]
+            for name, value in plan.finish(body, sizes).headers.items():
                 flow.request.headers[name] = value
         # The upload leaves now; measuring it for the audit (labels, visibility) comes after.
-        task = asyncio.create_task(self._measure(flow, policy, outcome.protected))
+        pairs = list(zip(found.slots, protected, strict=True))
+        task = asyncio.create_task(self._measure(flow, policy, pairs))
         self._measuring.add(task)
         task.add_done_callback(self._measuring.discard)
+
+    async def _finished(self, job: _Job) -> Protected:
+        """The job's protected image, once the worker has made it within the deadline.
+
+        Raises:
+            TimeoutError: (with the reason as its message) it waited for the worker, or ran
+                on it, longer than the deadline.
+            Exception: what protecting it raised.
+        """
+        deadline = ctx.options.filter_deadline_s
+        try:
+            # Photos of other uploads go in turns with this one's, each within the deadline.
+            await asyncio.wait_for(job.started.wait(), timeout=deadline)
+        except TimeoutError:
+            raise TimeoutError(
+                f"Veil was busy: no filter worker came free in {deadline:g} s"
+            ) from None
+        left = deadline - (time.monotonic() - job.started_at)
+        try:
+            return await asyncio.wait_for(asyncio.shield(job.done), timeout=max(left, 0))
+        except TimeoutError:
+            raise TimeoutError(f"protection exceeded its deadline of {deadline:g} s") from None
+
+    async def _dispatch(self) -> None:
+        """Feed the worker one image at a time, in the fair queue's turns."""
+        assert self._executor is not None
+        while True:
+            job = self._queue.take()
+            if job is None:
+                self._queued.clear()
+                await self._queued.wait()
+                continue
+            if job.done.done():  # its upload failed already
+                continue
+            job.started_at = time.monotonic()
+            job.started.set()
+            self._protecting += 1
+            try:
+                result = await asyncio.wrap_future(self._executor.submit(self._protect_image, job))
+            except Exception as error:
+                if not job.done.done():
+                    job.done.set_exception(error)
+            else:
+                if not job.done.done():
+                    job.done.set_result(result)
+            finally:
+                self._protected_one()
 
     def _protected_one(self) -> None:
         self._protecting -= 1
@@ -260,28 +336,22 @@ class UploadProtector:
             for slot, image in pending:
                 self.outcomes.protected(flow, policy, slot, None, face_findings(image))
 
-    def _protect_body(self, found: FoundImages, policy: Policy, exact_size: bool) -> _Outcome:
-        """Runs on the worker thread: every image of the body through the policy's filters."""
-        outcome = _Outcome(body=found.body)
+    def _protect_image(self, job: _Job) -> Protected:
+        """Runs on the worker thread: one image through its upload's filters."""
+        policy = job.policy
         # Only ask for the size-preserving encode where a size was announced: it costs quality.
-        extra = {"exact_size": True} if exact_size else {}
-
-        def transform(data: bytes, slot: ImageSlot) -> bytes:
-            protected = self.protector.protect(
-                data,
-                policy.filters,
-                policy.strength,
-                profile=policy.profile,
-                faces=policy.faces,
-                **extra,
+        extra = {"exact_size": True} if job.exact_size else {}
+        protected = self.protector.protect(
+            job.data,
+            policy.filters,
+            policy.strength,
+            profile=policy.profile,
+            faces=policy.faces,
+            **extra,
+        )
+        if job.exact_size and len(protected.data) != len(job.data):
+            raise ValueError(
+                f"the size-preserving encode gave {len(protected.data)} bytes, "
+                f"not the announced {len(job.data)}"
             )
-            if exact_size and len(protected.data) != len(data):
-                raise ValueError(
-                    f"the size-preserving encode gave {len(protected.data)} bytes, "
-                    f"not the announced {len(data)}"
-                )
-            outcome.protected.append((slot, protected))
-            return protected.data
-
-        outcome.body = found.rewrite(transform)
-        return outcome
+        return protected

@@ -18,6 +18,7 @@ from certs.ca import CaFiles, ensure_ca
 from certs.trust import trust_instructions
 from filters import Protector, describe_filters
 from proxy.addons import default_addons
+from proxy.addons.streaming import STREAM_LARGE_BODIES
 from proxy.api import create_app
 from proxy.apitypes import ApiConfig
 from proxy.home import HomeLock, check_ports_free, make_private
@@ -159,6 +160,8 @@ async def _serve(settings: Settings) -> None:
         filter_deadline_s=float(settings.filter_deadline_s),
         # Connect upstream only when a request goes out: a blocked upload never reaches the site.
         connection_strategy="lazy",
+        # A buffered body of unknown size streams, guarded, past the cap (proxy.addons.streaming).
+        stream_large_bodies=STREAM_LARGE_BODIES,
         upstream_cert=False,
         ssl_verify_upstream_trusted_ca=_upstream_bundle(settings),
     )

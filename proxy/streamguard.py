@@ -44,7 +44,8 @@ _UNCHECKED = 1 << 62
 
 
 def should_stream(content_length: int | None) -> bool:
-    """Whether a protected upload is too large to buffer (unknown lengths are buffered)."""
+    """Whether a protected upload is too large to buffer (unknown lengths are buffered up to
+    the same size, then guarded: ``proxy.addons.streaming``)."""
     return content_length is not None and content_length > MAX_BUFFERED_BODY
 
 
@@ -166,6 +167,7 @@ class StreamGuard:
         on_image: called once with the reason when an image turns up (or the body cannot be
             checked); returns True to send the rest as it is (the policy's ``send_original``),
             False to stop forwarding (the caller then closes the connection).
+        why: why the body streams, for the reason (``"an upload too large to buffer"``).
     """
 
     def __init__(
@@ -173,8 +175,10 @@ class StreamGuard:
         content_type: str | None,
         content_encoding: str | None,
         on_image: Callable[[str], bool],
+        why: str = "an upload too large to buffer",
     ) -> None:
         self.on_image = on_image
+        self.why = why
         self.decode = _decoder(content_encoding or "")
         # Without Content-Encoding a piece can be cut exactly where the checked bytes end.
         self.identity = (content_encoding or "identity").strip().lower() == "identity"
@@ -235,7 +239,7 @@ class StreamGuard:
         self.pending.append((data, self.decoded))
         self.scanner.feed(decoded, final)
         if self.scanner.found is not None:
-            self.reason = f"{self.scanner.found} inside an upload too large to buffer"
+            self.reason = f"{self.scanner.found} inside {self.why}"
 
     def _decide(self) -> list[bytes]:
         release = self.on_image(self.reason or "")

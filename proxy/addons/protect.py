@@ -29,12 +29,14 @@ from mitmproxy import ctx, http
 
 from filters import Protected, ProtectionRecord, face_findings
 from proxy.adapters import Adapter, Plan, default_adapters, plan_upload
+from proxy.decoding import decode_capped
 from proxy.fairqueue import FairQueue
 from proxy.flows import WATCHED, flow_hosts, upload_request
 from proxy.outcomes import Outcomes
 from proxy.policies import Policy
 from proxy.policybook import PolicyBook
 from proxy.settings import DEFAULT_DEADLINE_S
+from proxy.streamguard import MAX_BUFFERED_BODY
 from proxy.uploads import FoundImages, ImageSlot, find_images
 
 __all__ = ["ImageProtector", "UploadProtector"]
@@ -44,6 +46,8 @@ log = logging.getLogger(__name__)
 # More images than any platform takes in one post (Instagram 20, X 4): a body with more is
 # a denial of service on the worker, not a post.
 MAX_IMAGES_PER_UPLOAD = 100
+# A buffered body decoded from its Content-Encoding may be no larger than one held as sent.
+MAX_DECODED = MAX_BUFFERED_BODY
 # At shutdown, how long the uploads already sent may take to be measured for the audit;
 # rows still unmeasured then are written without the figures.
 MEASURE_WAIT_S = 10.0
@@ -178,10 +182,11 @@ class UploadProtector:
                 self.outcomes.fail(flow, policy, [], f"internal error: {error}")
 
     async def _request(self, flow: http.HTTPFlow, policy: Policy) -> None:
+        raw = flow.request.raw_content or b""
         try:
-            body = flow.request.get_content() or b""
+            body = decode_capped(raw, flow.request.headers.get("content-encoding"), MAX_DECODED)
         except ValueError as error:
-            # Undecodable Content-Encoding: we cannot see inside, so we cannot vouch for it.
+            # Undecodable, or a bomb: we cannot see inside, so we cannot vouch for it.
             self.outcomes.fail(flow, policy, [], f"cannot decode the request body: {error}")
             return
         request = upload_request(flow, body)

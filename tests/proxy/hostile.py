@@ -10,11 +10,13 @@ few through a real `veil run`.
 from __future__ import annotations
 
 import base64
+import functools
 import gzip
 import io
 import json
 import random
 import urllib.parse
+import zlib
 from dataclasses import dataclass
 from typing import Literal
 
@@ -61,6 +63,14 @@ def _file(body: bytes, name: str = "photo", filename: str = "a.jpg") -> tuple[by
 
 def _field(name: str, value: bytes) -> tuple[bytes, bytes]:
     return f'Content-Disposition: form-data; name="{name}"'.encode(), value
+
+
+@functools.cache
+def gzip_bomb(size: int = 1 << 30) -> bytes:
+    """About 1 MB of gzip that decodes to ``size`` zero bytes."""
+    encoder = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    zeros = bytes(1 << 20)
+    return b"".join(encoder.compress(zeros) for _ in range(size >> 20)) + encoder.flush()
 
 
 def hostile_cases(jpeg: bytes) -> list[Hostile]:
@@ -125,6 +135,7 @@ def hostile_cases(jpeg: bytes) -> list[Hostile]:
         Hostile("raw BMP", "image/bmp", bmp, "blocked"),
         Hostile("multipart JPEG 2000", FORM, _form(_file(jp2, filename="a.jp2")), "blocked"),
         Hostile("multipart JPEG XL", FORM, _form(_file(jxl, filename="a.jxl")), "blocked"),
+        Hostile("gzip bomb: 1 GiB of zeros", "image/jpeg", gzip_bomb(), "blocked", "gzip"),
         Hostile("truncated JPEG", "image/jpeg", jpeg[: len(jpeg) // 3], "blocked"),
         Hostile("JPEG header only", "image/jpeg", jpeg[:20], "blocked"),
         Hostile("base64 that breaks off", "text/plain", b64[:40] + b"!!" + b64[42:200], "blocked"),

@@ -25,6 +25,10 @@ def test_streaming_is_decided_per_flow(book, outcomes):
         chunked = flow_for("/x", **{"Transfer-Encoding": "chunked"})
         addon.requestheaders(chunked)
         assert chunked.request.stream is False, "a chunked photo must be buffered and protected"
+        # Past the cap mitmproxy switches the buffered body to a plain stream: a guard instead.
+        chunked.request.stream = True
+        assert isinstance(chunked.request.stream, StreamGuard)
+        assert "unknown size" in chunked.request.stream.why
         large = flow_for("/x", **{"Content-Length": str(MAX_BUFFERED_BODY + 1)})
         addon.requestheaders(large)
         assert isinstance(large.request.stream, StreamGuard)

@@ -1,11 +1,19 @@
 """``connect_overrides``: where to connect for a host instead of what DNS says (local test
-sites, a development server). An option of its own, as mitmproxy's addons declare theirs."""
+sites, a development server). An option of its own, as mitmproxy's addons declare theirs.
+
+A decrypted request is pointed at its target before mitmproxy looks for an upstream
+connection, with its Host header, authority and upstream TLS name kept: mitmproxy then
+reuses the connection for the next request. Rewriting only the connection's address (in
+``server_connect``) hid it from reuse: every request opened a new one, and the sixth waited
+forever on mitmproxy's limit of five per address. Tunnels (no HTTP seen) still get the
+address rewrite, one connection each.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mitmproxy import ctx, exceptions
+from mitmproxy import ctx, exceptions, http
 from mitmproxy.proxy import server_hooks
 
 from proxy.settings import parse_override
@@ -16,6 +24,7 @@ __all__ = ["ConnectOverride"]
 class ConnectOverride:
     def __init__(self) -> None:
         self.targets: dict[str, tuple[str, int]] = {}
+        self._names: dict[tuple[str, int], str] = {}  # target -> the host it stands for
 
     def load(self, loader) -> None:  # type: ignore[no-untyped-def]
         loader.add_option(
@@ -31,10 +40,27 @@ class ConnectOverride:
                 self.targets = dict(parse_override(spec) for spec in ctx.options.connect_overrides)
             except ValueError as error:
                 raise exceptions.OptionsError(str(error)) from None
+            self._names = {}
+            for host, target in self.targets.items():
+                self._names.setdefault(target, host)
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        request = flow.request
+        target = self.targets.get(request.host.lower())
+        if target is None:
+            return
+        host_header, authority = request.headers.get("host"), request.authority
+        request.host, request.port = target  # mitmproxy rewrites Host and authority to match
+        if host_header is not None:
+            request.headers["host"] = host_header
+        request.authority = authority
 
     def server_connect(self, data: server_hooks.ServerConnectionHookData) -> None:
         if data.server.address is None:
             return
         target = self.targets.get(str(data.server.address[0]).lower())
-        if target is not None:
+        if target is not None:  # a tunnel, or a connection opened before any request
             data.server.address = target
+        name = self._names.get(data.server.address)
+        if name is not None and data.server.sni in (None, data.server.address[0]):
+            data.server.sni = name  # the site's certificate names the host, not the target

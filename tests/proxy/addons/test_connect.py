@@ -40,3 +40,22 @@ def test_the_option_redirects_connections_to_listed_hosts_only():
     assert listed.server.address == ("127.0.0.1", 8443)
     assert other.server.address == ("other.example", 443)
     assert v6.server.address == ("::1", 9)
+
+
+def test_a_request_goes_to_the_target_under_its_own_name_so_its_connection_is_reused():
+    addon = ConnectOverride()
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, connect_overrides=["photos.example=127.0.0.1:8443"])
+        flows = [tflow.tflow() for _ in range(2)]
+        for flow in flows:
+            flow.request.host, flow.request.port = "photos.example", 443
+            flow.request.headers["host"] = "photos.example"
+            addon.requestheaders(flow)
+        data = server_for("127.0.0.1")
+        data.server.address = ("127.0.0.1", 8443)
+        data.server.sni = "127.0.0.1"  # what mitmproxy's HTTP layer sets from the address
+        addon.server_connect(data)
+    # The same address for both: mitmproxy matches connections by it and reuses the first.
+    assert {(f.request.host, f.request.port) for f in flows} == {("127.0.0.1", 8443)}
+    assert {f.request.headers["host"] for f in flows} == {"photos.example"}
+    assert data.server.sni == "photos.example"

@@ -7,6 +7,8 @@ The handlers, their routes and ``create_app``; every request first passes the gu
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import logging
 import re
@@ -30,7 +32,7 @@ from proxy.openapi import API_PREFIX, PAIR_PATH, openapi_spec
 from proxy.pairing import Pairing, PairingError
 from proxy.policies import parse_policy
 from proxy.sites import normalize_site
-from proxy.store import THUMBNAIL_KINDS, Store
+from proxy.store import THUMBNAIL_KINDS, Store, StoreBusy
 
 __all__ = ["MAX_PAGE", "create_app"]
 
@@ -42,6 +44,23 @@ MAX_PAGE = 200
 _MAX_INT = 2**53
 _DIGITS = re.compile(r"[0-9]{1,16}")
 _IMAGE_TYPES = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG", "image/png"), (b"RIFF", "image/webp"))
+# When another program holds the database's lock: long enough for a short write to end.
+RETRY_AFTER_S = 2
+Handler = Callable[[web.Request], Awaitable[web.Response]]
+
+
+def _busy_is_503(handler: Handler) -> Handler:
+    """A lock another program holds is a 503 the client may retry, not an internal error."""
+
+    @functools.wraps(handler)
+    async def answer(request: web.Request) -> web.Response:
+        try:
+            return await handler(request)
+        except StoreBusy as error:
+            retry = {"Retry-After": str(RETRY_AFTER_S)}
+            raise ApiError(503, f"{error}; retry in {RETRY_AFTER_S} s", retry) from None
+
+    return answer
 
 
 async def _json_body(request: web.Request) -> object:
@@ -101,13 +120,15 @@ async def get_policy(request: web.Request) -> web.Response:
 async def put_policy(request: web.Request) -> web.Response:
     known = [info["name"] for info in request.app[FILTERS_KEY]]
     policy = parse_policy(await _json_body(request), known, site=request.match_info["site"])
-    created = request.app[STORE_KEY].put_policy(policy)
+    # Off the loop: the write may wait a moment for a lock, and /health must not.
+    created = await asyncio.to_thread(request.app[STORE_KEY].put_policy, policy)
     _changed(request)
     return json_response(policy.to_dict(), status=201 if created else 200)
 
 
 async def delete_policy(request: web.Request) -> web.Response:
-    if not request.app[STORE_KEY].delete_policy(request.match_info["site"]):
+    site = request.match_info["site"]
+    if not await asyncio.to_thread(request.app[STORE_KEY].delete_policy, site):
         raise ApiError(404, "no policy for this site")
     _changed(request)
     return web.Response(status=204)
@@ -164,10 +185,10 @@ async def openapi(request: web.Request) -> web.Response:
 
 def _routes() -> list[web.RouteDef]:
     # allow_head=False: HEAD is not in the OpenAPI description, so it is not served either.
-    def get(path: str, handler: Callable[[web.Request], Awaitable[web.Response]]) -> web.RouteDef:
+    def get(path: str, handler: Handler) -> web.RouteDef:
         return web.get(API_PREFIX + path, handler, allow_head=False)
 
-    return [
+    routes = [
         get("/health", health),
         web.post(API_PREFIX + PAIR_PATH, pair),
         get("/policies", list_policies),
@@ -182,6 +203,7 @@ def _routes() -> list[web.RouteDef]:
         get("/stats", stats),
         get("/openapi.json", openapi),
     ]
+    return [web.RouteDef(r.method, r.path, _busy_is_503(r.handler), r.kwargs) for r in routes]
 
 
 def create_app(

@@ -21,6 +21,7 @@ __all__ = [
     "THUMBNAIL_KINDS",
     "UPLOAD_COLUMNS",
     "AuditEntry",
+    "StoreBusy",
     "StoreError",
     "UploadFacts",
     "utc_now",
@@ -38,6 +39,10 @@ class StoreError(ValueError):
 
     Defined here, in the lowest of the database modules; ``proxy.store`` re-exports it.
     """
+
+
+class StoreBusy(StoreError):
+    """Another program holds the database's lock: the call may succeed a moment later."""
 
 
 def utc_now() -> str:
@@ -73,6 +78,27 @@ class UploadFacts:
     faces_changed: int | None = field(
         default=None,
         metadata={"doc": "How many of them it blurred, pixelated or cloaked; none without one."},
+    )
+    upstream_status: int | None = field(
+        default=None,
+        metadata={
+            "doc": "The HTTP status the site answered the upload with; none when it never "
+            "answered (see upstream_error) or the upload never left."
+        },
+    )
+    delivered: bool | None = field(
+        default=None,
+        metadata={
+            "doc": "Whether the site answered the upload (any status): false when it was "
+            "blocked or the site never answered; none on rows from before Veil recorded it."
+        },
+    )
+    upstream_error: str | None = field(
+        default=None,
+        metadata={
+            "doc": "Why the site never answered: no connection, a timeout, the client gave "
+            "up, Veil stopped."
+        },
     )
 
     def __post_init__(self) -> None:

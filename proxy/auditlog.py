@@ -1,6 +1,7 @@
 """The audit log's SQL: its tables, made from the entries' columns, and the rows, pages,
 thumbnails and stats. Functions on an open ``sqlite3.Connection``; ``proxy.store.Store`` owns
-the connection, its lock and transactions."""
+the reading connection, ``proxy.auditwriter.AuditWriter`` the writing one and its transactions,
+and ``proxy.auditchain`` the rows' hash chain."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import replace
 
 from filters import ProtectionRecord
 from filters.record import RecordField
+from proxy import auditchain
 from proxy.audit import (
     COLUMNS,
     MAX_TEXT,
@@ -31,10 +33,11 @@ __all__ = [
     "column_sql",
     "get_audit",
     "get_thumbnail",
-    "insert_audit",
+    "insert_row",
     "list_audit",
     "missing_columns",
     "prune_audit",
+    "row_values",
 ]
 
 _SQL_TYPES = {"boolean": "INTEGER", "integer": "INTEGER", "number": "REAL", "string": "TEXT"}
@@ -107,7 +110,8 @@ def _sql_value(column: RecordField, value: object) -> object:
     return str(value)[:MAX_TEXT]
 
 
-def _row_values(entry: AuditEntry) -> dict[str, object]:
+def row_values(entry: AuditEntry) -> dict[str, object]:
+    """The entry's row as its columns store it, timed now; refuses what the table must not hold."""
     if entry.outcome not in OUTCOMES:
         raise StoreError(f"outcome must be one of {', '.join(OUTCOMES)}, not {entry.outcome!r}")
     if not isinstance(entry.site, str) or not isinstance(entry.method, str):
@@ -126,6 +130,8 @@ def _entry(row: tuple) -> AuditEntry:
     for column in COLUMNS:
         if column.kind == "strings":
             values[column.name] = json.loads(values[column.name] or "[]")
+        elif column.kind == "boolean" and values[column.name] is not None:
+            values[column.name] = bool(values[column.name])  # SQLite keeps 0 and 1
     measured = {c.name: values.pop(c.name) for c in RECORD_COLUMNS}
     # A row holds a record when protecting measured anything (blocked rows hold none).
     has_record = any(v not in (None, []) for v in measured.values())
@@ -145,29 +151,34 @@ def _site_filter(site: str | None) -> tuple[str, list[object]]:
     return " WHERE site = ?", [pattern]
 
 
-def insert_audit(db: sqlite3.Connection, entry: AuditEntry) -> int:
-    """Insert one entry and its thumbnails, inside the caller's transaction; sets ``entry.time``.
-
-    Returns the new id; the caller sets ``entry.id`` once the transaction has committed.
-    """
-    values = _row_values(entry)
+def insert_row(
+    db: sqlite3.Connection, values: dict[str, object], thumbnails: dict[str, bytes]
+) -> int:
+    """Insert one row (:func:`row_values`) and its thumbnails, chained to the row before,
+    inside the caller's transaction; returns the new id."""
     names = ", ".join(values)
     cursor = db.execute(
         f"INSERT INTO audit ({names}) VALUES ({', '.join('?' * len(values))})",
         tuple(values.values()),
     )
     entry_id = int(cursor.lastrowid or 0)
-    for kind in THUMBNAIL_KINDS:
-        if data := entry.thumbnail(kind):
-            db.execute("INSERT INTO thumbnails VALUES (?, ?, ?)", (entry_id, kind, bytes(data)))
-    entry.time = values["time"]  # type: ignore[assignment]
+    for kind, data in thumbnails.items():
+        if kind not in THUMBNAIL_KINDS:
+            raise StoreError(f"thumbnail kind must be one of {', '.join(THUMBNAIL_KINDS)}")
+        db.execute("INSERT INTO thumbnails VALUES (?, ?, ?)", (entry_id, kind, data))
+    auditchain.chain_row(db, entry_id)
     return entry_id
 
 
 def prune_audit(db: sqlite3.Connection, keep: int) -> None:
-    """Drop the oldest entries beyond ``keep`` (their thumbnails go by cascade)."""
-    newest_dropped = "SELECT id FROM audit ORDER BY id DESC LIMIT 1 OFFSET ?"
-    db.execute(f"DELETE FROM audit WHERE id <= ({newest_dropped})", (keep,))
+    """Drop the oldest entries beyond ``keep`` (their thumbnails go by cascade); the chain of
+    the newest dropped becomes the anchor, so the kept rows still verify."""
+    newest_dropped = db.execute(
+        "SELECT id, chain FROM audit ORDER BY id DESC LIMIT 1 OFFSET ?", (keep,)
+    ).fetchone()
+    if newest_dropped is not None:
+        auditchain.anchor(db, *newest_dropped)
+        db.execute("DELETE FROM audit WHERE id <= ?", (newest_dropped[0],))
 
 
 def list_audit(

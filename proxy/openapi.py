@@ -1,7 +1,6 @@
 """The control API's OpenAPI 3.1 description, served at /api/v1/openapi.json.
 
-Tests hold it to the app: same routes and methods, and real responses valid against it.
-"""
+Tests hold it to the app: same routes and methods, and real responses valid against it."""
 
 from __future__ import annotations
 
@@ -180,6 +179,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
         404: "Not found",
         413: "Request body too large",
         415: "Body is not application/json",
+        503: "Another program has locked Veil's database: retry after Retry-After seconds",
     }
     return {str(status): _json("Error", reasons[status]) for status in (401, 403, *statuses)}
 
@@ -231,13 +231,13 @@ def _paths(max_page: int) -> dict[str, Any]:
         "responses": {
             "200": _json("Policy", "Replaced"),
             "201": _json("Policy", "Created"),
-            **_errors(400, 413, 415),
+            **_errors(400, 413, 415, 503),
         },
     }
     delete = {
         "summary": "Delete a site's policy",
         "parameters": [_SITE],
-        "responses": {"204": {"description": "Deleted"}, **_errors(400, 404)},
+        "responses": {"204": {"description": "Deleted"}, **_errors(400, 404, 503)},
     }
     pair = {
         "summary": "Trade the printed pairing code for the token (no token needed); single use",

@@ -1,9 +1,12 @@
 """Veil's SQLite database: site policies and the audit log of every upload it saw.
 
-``Store`` is the one object the rest of Veil uses. It owns the connection, its lock, the
-schema and its migrations, and the policies table; the audit log's entries are
-``proxy.audit`` (whose names callers use are re-exported here) and its SQL ``proxy.auditlog``.
-Used from the asyncio loop thread; each call is one short transaction on a WAL database.
+``Store`` is the one object the rest of Veil uses. It owns the connections, the schema and
+its migrations, and the policies table; the audit log's entries are ``proxy.audit`` (whose
+names callers use are re-exported here), its SQL ``proxy.auditlog``, its writer (which never
+waits on a lock, and spools) ``proxy.auditwriter`` and its hash chain ``proxy.auditchain``.
+Reads run on the asyncio loop thread, policy writes on a worker thread: each call is one
+short transaction on a WAL database, and a lock another program holds for longer than the
+call may wait raises ``StoreBusy``.
 """
 
 from __future__ import annotations
@@ -12,20 +15,23 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from filters import LEGACY_STRENGTHS
-from proxy import auditlog
+from proxy import auditchain, auditlog
 from proxy.audit import (
     MAX_AUDIT_ENTRIES,
     OUTCOMES,
     THUMBNAIL_KINDS,
     AuditEntry,
+    StoreBusy,
     StoreError,
     utc_now,
 )
+from proxy.auditwriter import SPOOL_SCHEMA, AuditWriter, is_busy
 from proxy.policies import DEFAULT_POLICIES, Policy, PolicyError, best_policy
 from proxy.sites import normalize_site
 
@@ -36,13 +42,22 @@ __all__ = [
     "THUMBNAIL_KINDS",
     "AuditEntry",
     "Store",
+    "StoreBusy",
     "StoreError",
 ]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Bump with a new entry in _MIGRATIONS; PRAGMA user_version records what a file holds.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
+# How long a call waits for a lock another program holds. Opening may migrate: it waits as
+# long as sqlite3's default. A page of the audit is read on the event loop, and WAL readers
+# wait only in rare cases (a writer in exclusive locking mode): not long. A policy write runs
+# off the loop and is rare; past a second the API answers 503 rather than hang.
+OPEN_TIMEOUT_S = 5.0
+READ_TIMEOUT_S = 0.5
+POLICY_WRITE_TIMEOUT_S = 1.0
 _POLICY_SCHEMA = """
 CREATE TABLE policies (
     site TEXT PRIMARY KEY,
@@ -65,6 +80,8 @@ _MIGRATIONS: dict[int, str] = {
     + " ELSE strength END",
     # Face filters changed every face before a policy could say whose.
     3: "ALTER TABLE policies ADD COLUMN faces TEXT NOT NULL DEFAULT 'all'",
+    # A tamper-evident audit, written through a spool when the file is locked.
+    4: auditchain.CHAIN_SCHEMA + SPOOL_SCHEMA,
 }
 _POLICY_COLUMNS = "site, enabled, filters, strength, on_failure, profile, faces"
 
@@ -81,14 +98,17 @@ class Store:
     ) -> None:
         self.path = Path(path)
         self.max_audit_entries = max_audit_entries
-        # One connection shared by the loop thread and, rarely, helpers: a lock keeps it serial.
+        # Reads share one connection (the loop thread and, rarely, helpers): a lock keeps it
+        # serial. Policy writes have their own, so a write waiting on a lock delays no read.
         self._lock = threading.RLock()
+        self._policy_lock = threading.Lock()
         try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db = _connect(self.path, OPEN_TIMEOUT_S)
             self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")
-            self._db.execute("PRAGMA foreign_keys = ON")
             self._migrate(seed_defaults)
+            self._db.execute(f"PRAGMA busy_timeout = {int(READ_TIMEOUT_S * 1000)}")
+            self._policy_db = _connect(self.path, POLICY_WRITE_TIMEOUT_S)
+            self._audit = AuditWriter(self.path, max_audit_entries)
         except sqlite3.DatabaseError as error:
             raise StoreError(f"cannot use {self.path} as Veil's database: {error}") from error
 
@@ -107,7 +127,7 @@ class Store:
             )
         if version == SCHEMA_VERSION and not auditlog.missing_columns(self._db):
             return
-        with self._transaction():
+        with _transaction(self._db, self._lock):
             for step in range(version, SCHEMA_VERSION):
                 for statement in _MIGRATIONS[step].split(";"):
                     if statement.strip():
@@ -115,36 +135,32 @@ class Store:
             # Seeded once, when the file is new, so that a user's deletions stick.
             if version == 0 and seed_defaults:
                 for policy in DEFAULT_POLICIES:
-                    self._write_policy(policy)
+                    _write_policy(self._db, policy)
             added = auditlog.add_missing_columns(self._db)
             if added:
                 log.info("added audit columns %s to %s", ", ".join(added), self.path)
+            if version < 5:  # rows from before the chain start it, oldest first
+                auditchain.backfill(self._db)
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        """BEGIN IMMEDIATE ... COMMIT under the lock; ROLLBACK on any error."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _read(self, read: Callable[[sqlite3.Connection], T]) -> T:
+        with self._lock, _busy():
+            return read(self._db)
 
     def close(self) -> None:
+        """Write what the audit can in a moment (the rest stays spooled), then close."""
+        self._audit.close()
         with self._lock:
             self._db.close()
+        with self._policy_lock:
+            self._policy_db.close()
 
     # Policies -----------------------------------------------------------------------------
 
     def list_policies(self) -> list[Policy]:
         """Every usable policy, by site; a row today's rules refuse is logged and left out."""
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {_POLICY_COLUMNS} FROM policies ORDER BY site"
-            ).fetchall()
+        query = f"SELECT {_POLICY_COLUMNS} FROM policies ORDER BY site"
+        rows = self._read(lambda db: db.execute(query).fetchall())
         policies = []
         for row in rows:
             try:
@@ -157,41 +173,25 @@ class Store:
 
     def get_policy(self, site: str) -> Policy | None:
         """The policy stored for exactly this site pattern, or None."""
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT {_POLICY_COLUMNS} FROM policies WHERE site = ?", (normalize_site(site),)
-            ).fetchone()
+        query = f"SELECT {_POLICY_COLUMNS} FROM policies WHERE site = ?"
+        row = self._read(lambda db: db.execute(query, (normalize_site(site),)).fetchone())
         return _policy(row) if row else None
 
     def put_policy(self, policy: Policy) -> bool:
-        """Create or replace the policy of ``policy.site``; True when it was created."""
-        with self._transaction():
-            exists = self._db.execute(
+        """Create or replace the policy of ``policy.site``; True when it was created.
+        Call it off the event loop: it may wait :data:`POLICY_WRITE_TIMEOUT_S` for a lock."""
+        with _busy(), _transaction(self._policy_db, self._policy_lock):
+            exists = self._policy_db.execute(
                 "SELECT 1 FROM policies WHERE site = ?", (policy.site,)
             ).fetchone()
-            self._write_policy(policy)
+            _write_policy(self._policy_db, policy)
         return exists is None
 
-    def _write_policy(self, policy: Policy) -> None:
-        self._db.execute(
-            f"INSERT OR REPLACE INTO policies ({_POLICY_COLUMNS}, updated) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                policy.site,
-                int(policy.enabled),
-                json.dumps(list(policy.filters)),
-                policy.strength,
-                policy.on_failure,
-                policy.profile,
-                policy.faces,
-                utc_now(),
-            ),
-        )
-
     def delete_policy(self, site: str) -> bool:
-        """Remove the policy of exactly this site pattern; True when there was one."""
-        with self._transaction():
-            cursor = self._db.execute(
+        """Remove the policy of exactly this site pattern; True when there was one.
+        Call it off the event loop, like :meth:`put_policy`."""
+        with _busy(), _transaction(self._policy_db, self._policy_lock):
+            cursor = self._policy_db.execute(
                 "DELETE FROM policies WHERE site = ?", (normalize_site(site),)
             )
         return cursor.rowcount > 0
@@ -204,37 +204,90 @@ class Store:
         """Site patterns of the enabled policies."""
         return [policy.site for policy in self.list_policies() if policy.enabled]
 
-    # Audit (the SQL is in proxy.auditlog) -------------------------------------------------
+    # Audit (the SQL is in proxy.auditlog, the writer in proxy.auditwriter) ----------------
 
-    def add_audit(self, entry: AuditEntry) -> int:
-        """Record one upload (thumbnails included); sets and returns ``entry.id``."""
-        with self._transaction():
-            entry_id = auditlog.insert_audit(self._db, entry)
-            auditlog.prune_audit(self._db, self.max_audit_entries)
-        entry.id = entry_id
-        return entry_id
+    def add_audit(self, entry: AuditEntry) -> int | None:
+        """Record one upload (thumbnails included) without waiting on a lock: returns and sets
+        ``entry.id`` when written now, None when spooled (it shows in the pages once written).
+
+        Raises StoreError for a value the audit must not hold.
+        """
+        return self._audit.submit(entry)
+
+    @property
+    def audit_pending(self) -> int:
+        """Audit rows spooled and not yet written."""
+        return self._audit.pending
+
+    def flush_audit(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for spooled audit rows to be written (not on the loop)."""
+        return self._audit.flush(timeout)
 
     def list_audit(
         self, site: str | None = None, limit: int = 50, offset: int = 0
     ) -> tuple[list[AuditEntry], int]:
         """Newest first: one page of entries (without thumbnail bytes) and the total count."""
-        with self._lock:
-            return auditlog.list_audit(self._db, site, limit, offset)
+        return self._read(lambda db: auditlog.list_audit(db, site, limit, offset))
 
     def get_audit(self, entry_id: int) -> AuditEntry | None:
         """One entry, thumbnails included, or None."""
-        with self._lock:
-            return auditlog.get_audit(self._db, entry_id)
+        return self._read(lambda db: auditlog.get_audit(db, entry_id))
 
     def get_thumbnail(self, entry_id: int, which: str) -> bytes | None:
         """The before/after thumbnail bytes of an entry, or None when it has none."""
-        with self._lock:
-            return auditlog.get_thumbnail(self._db, entry_id, which)
+        return self._read(lambda db: auditlog.get_thumbnail(db, entry_id, which))
 
     def stats(self) -> dict[str, object]:
         """Totals by outcome and by site, bytes, median time, metadata removed, last upload."""
-        with self._lock:
-            return auditlog.audit_stats(self._db)
+        return self._read(auditlog.audit_stats)
+
+
+def _connect(path: Path, timeout: float) -> sqlite3.Connection:
+    db = sqlite3.connect(path, timeout=timeout, check_same_thread=False, isolation_level=None)
+    db.execute("PRAGMA synchronous = NORMAL")
+    db.execute("PRAGMA foreign_keys = ON")
+    return db
+
+
+@contextmanager
+def _transaction(db: sqlite3.Connection, lock: threading.Lock | threading.RLock) -> Iterator[None]:
+    """BEGIN IMMEDIATE ... COMMIT under the lock; ROLLBACK on any error."""
+    with lock:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+
+@contextmanager
+def _busy() -> Iterator[None]:
+    """A lock another program held past the call's timeout, as StoreBusy."""
+    try:
+        yield
+    except sqlite3.OperationalError as error:
+        if is_busy(error):
+            raise StoreBusy("Veil's database is locked by another program") from error
+        raise
+
+
+def _write_policy(db: sqlite3.Connection, policy: Policy) -> None:
+    db.execute(
+        f"INSERT OR REPLACE INTO policies ({_POLICY_COLUMNS}, updated) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            policy.site,
+            int(policy.enabled),
+            json.dumps(list(policy.filters)),
+            policy.strength,
+            policy.on_failure,
+            policy.profile,
+            policy.faces,
+            utc_now(),
+        ),
+    )
 
 
 def _policy(row: tuple) -> Policy:

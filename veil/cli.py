@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from batch.commands import add_commands
+from proxy.auditcli import add_audit_commands
 from proxy.settings import load_settings
 
 __all__ = ["main"]
@@ -68,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     filters = commands.add_parser("filters", help="list the available filters")
     filters.set_defaults(handler=_filters)
     add_commands(commands)
+    add_audit_commands(commands)
     return parser
 
 

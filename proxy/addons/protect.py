@@ -157,14 +157,19 @@ class UploadProtector:
         if self._dispatcher is not None:
             self._dispatcher.cancel()
         await asyncio.gather(*self._measuring, return_exceptions=True)
+        self.outcomes.stop()  # rows still waiting on a site's answer are written without it
         for executor in (self._executor, self._measurer):
             if executor is not None:
                 executor.shutdown(wait=False, cancel_futures=True)
 
     def response(self, flow: http.HTTPFlow) -> None:
+        self.outcomes.answered(flow)  # the audit says the site got it only now
         watched = flow.metadata.pop(WATCHED, None)
         if watched is not None and flow.response is not None:
             watched(flow.response.status_code, flow.response.content or b"")
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        self.outcomes.answered(flow)  # no answer: refused, timed out, or the client gave up
 
     async def request(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error or not flow.live or flow.request.stream:

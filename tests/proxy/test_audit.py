@@ -30,9 +30,11 @@ def test_the_table_the_api_schema_and_the_reports_come_from_the_record(tmp_path:
         row[0] for row in raw.execute("SELECT sql FROM sqlite_master WHERE name = 'thumbnails'")
     }
     raw.close()
-    # The SQL columns: the entry's own, then exactly the record's, typed by its fields.
-    assert [name for name, _ in table] == ["id", "time", *OWN, *(f.name for f in RECORD)]
-    assert dict(table[-len(RECORD) :]) == {f.name: SQL_TYPES[f.kind] for f in RECORD}
+    # The SQL columns: the entry's own, then exactly the record's, typed by its fields; last
+    # the row's link in the hash chain (proxy.auditchain).
+    names = [name for name, _ in table]
+    assert names == ["id", "time", *OWN, *(f.name for f in RECORD), "chain"]
+    assert dict(table[-len(RECORD) - 1 : -1]) == {f.name: SQL_TYPES[f.kind] for f in RECORD}
     assert all(f"'{kind}'" in next(iter(kinds)) for kind in THUMBNAILS)
 
     # The OpenAPI schema of an entry: the same fields, with the record's types and docs.

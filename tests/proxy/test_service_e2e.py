@@ -128,6 +128,7 @@ def test_multipart_upload_arrives_protected_and_audited(
     assert_protected(surrogate, photo, image)
     [entry] = audit_for(veil, "/api/v2/media")
     assert entry["outcome"] == "protected" and entry["method"] == "POST"
+    assert (entry["upstream_status"], entry["delivered"]) == (200, True)  # the site has it
     assert entry["filename"] == "holiday.jpg"
     assert "GPS" in entry["metadata_removed"]
     assert entry["label_before"] != entry["label_after"]
@@ -194,6 +195,7 @@ def test_failed_protection_blocks_and_the_site_gets_nothing(
     assert upstream.bodies("/upload/broken") == []
     [entry] = audit_for(veil, "/upload/broken")
     assert entry["outcome"] == "blocked" and entry["reason"]
+    assert (entry["upstream_status"], entry["delivered"]) == (None, False)
     assert entry["filename"] == "broken.jpg"
 
 

@@ -402,7 +402,7 @@ def test_policies_stored_with_the_old_strength_names_survive_the_upgrade(db_path
         "invisible",
         "strong",
     }
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
     raw.close()
 
 

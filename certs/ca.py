@@ -1,20 +1,19 @@
 """Veil's per-install certificate authority, in the files mitmproxy reads from its confdir.
 
-``mitmproxy-ca.pem`` holds the private key and the certificate (the secret: it can forge any
-site the user's browser trusts it for); ``mitmproxy-ca-cert.pem`` and ``mitmproxy-ca-cert.cer``
-hold only the certificate, for the user to trust. The key is written under a restrictive umask
-and created once: the user trusted exactly this certificate, so it is never replaced.
+``mitmproxy-ca.pem`` holds the private key and the certificate (the secret); the certificate
+alone is in ``mitmproxy-ca-cert.pem`` and ``mitmproxy-ca-cert.cer``, for the user to trust.
+The CA is name-constrained to the protected sites (``certs.constraints``), so a leaked key
+cannot forge any other site. When the sites outgrow it, ``ensure_ca`` makes a new one: the
+old certificate is kept in ``superseded/`` (so that ``veil certs`` can take it out of the
+trust stores), its key is dropped, and ``trust-pending`` marks that no store trusts the new
+CA yet. A key that has gone missing is an error, never a silent new CA.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime
-import ipaddress
-import os
 import secrets
-import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,14 +22,30 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from certs.constraints import covers, name_constraints
+from certs.errors import CaError
+from certs.files import (
+    SECRET_DIR_MODE,
+    SECRET_FILE_MODE,
+    locked,
+    secret_umask,
+    write_exclusive,
+    write_public,
+    write_secret,
+)
+from certs.history import mark_pending, set_aside
+
 __all__ = [
     "CA_BACKDATE",
     "CA_VALIDITY",
+    "RENEW_COMMAND",
     "CaError",
     "CaFiles",
+    "common_name_of",
     "create_ca",
     "ensure_ca",
     "fingerprint",
+    "renew_ca",
 ]
 
 # Three years: long enough that users do not have to re-trust a new CA often, short enough
@@ -40,12 +55,8 @@ CA_VALIDITY = datetime.timedelta(days=3 * 365)
 # Backdated two days so clients whose clock runs slow still accept it (as mitmproxy does).
 CA_BACKDATE = datetime.timedelta(days=2)
 DEFAULT_COMMON_NAME = "Veil local CA"
+RENEW_COMMAND = "veil certs renew"
 _BASENAME = "mitmproxy"  # mitmproxy's CertStore looks for "<basename>-ca.pem" in confdir
-_SECRET_DIR_MODE, _SECRET_FILE_MODE, _PUBLIC_FILE_MODE = 0o700, 0o600, 0o644
-
-
-class CaError(ValueError):
-    """An existing CA file that cannot be used."""
 
 
 @dataclass(frozen=True)
@@ -57,8 +68,9 @@ class CaFiles:
         cert_pem: ``mitmproxy-ca-cert.pem``, the certificate users trust.
         cert_der: ``mitmproxy-ca-cert.cer``, the same certificate in DER (Windows, macOS).
         fingerprint_sha256: colon-separated SHA-256 of the certificate, as browsers show it.
-        common_name: the certificate's common name, unique per install.
-        created: whether this call created the CA.
+        common_name: the certificate's common name, unique per CA.
+        created: whether this call created the CA (new, or replacing one).
+        replaced: where the certificate of the CA this call replaced was kept, if any.
     """
 
     key_and_cert: Path
@@ -67,6 +79,7 @@ class CaFiles:
     fingerprint_sha256: str
     common_name: str
     created: bool
+    replaced: Path | None = None
 
 
 def create_ca(
@@ -74,7 +87,7 @@ def create_ca(
     common_name: str,
     key_size: int = 2048,
     *,
-    permitted_domains: Sequence[str] = (),
+    sites: Sequence[str] | None = None,
 ) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
     """A new self-signed CA key and certificate.
 
@@ -82,8 +95,8 @@ def create_ca(
         organization: the subject's organization.
         common_name: the subject's common name.
         key_size: RSA modulus bits (2048 or more).
-        permitted_domains: when given, a critical NameConstraints extension limits the CA to
-            these DNS names and their subdomains, so a leaked key cannot forge other sites.
+        sites: when given, a critical NameConstraints extension limits the CA to the names
+            these site patterns cover (``certs.constraints``); ``[]`` permits no real site.
 
     Raises:
         ValueError: a key size under 2048 bits, or an empty name.
@@ -124,12 +137,8 @@ def create_ca(
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
     )
-    if permitted_domains:
-        permitted = [x509.DNSName(domain.strip(".").lower()) for domain in permitted_domains]
-        # Constraints bind only the name forms they list: exclude every IP literal too.
-        no_ips = [x509.IPAddress(ipaddress.ip_network(net)) for net in ("0.0.0.0/0", "::/0")]
-        constraints = x509.NameConstraints(permitted_subtrees=permitted, excluded_subtrees=no_ips)
-        builder = builder.add_extension(constraints, critical=True)
+    if sites is not None:
+        builder = builder.add_extension(name_constraints(sites), critical=True)
     return key, builder.sign(private_key=key, algorithm=hashes.SHA256())
 
 
@@ -138,50 +147,10 @@ def fingerprint(cert: x509.Certificate) -> str:
     return cert.fingerprint(hashes.SHA256()).hex(":").upper()
 
 
-# The umask is per process: the lock keeps two threads from restoring each other's value.
-_UMASK_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def _secret_umask() -> Iterator[None]:
-    """Files and folders made inside are readable by their owner only.
-
-    The writes below also pass explicit modes; the umask covers what they do not (parents).
-    """
-    with _UMASK_LOCK:
-        original = os.umask(0o077)
-        os.umask(original | 0o077)
-        try:
-            yield
-        finally:
-            os.umask(original)
-
-
-def _write_exclusive(path: Path, data: bytes, mode: int) -> bool:
-    """Write a file that must not exist yet, atomically; False if it already exists."""
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.link(temporary, path)  # fails if another process created it first
-    except FileExistsError:
-        return False
-    finally:
-        temporary.unlink(missing_ok=True)
-    return True
-
-
-def _write_public(path: Path, data: bytes) -> None:
-    """(Re)write a public file when its contents differ, atomically."""
-    if path.exists() and path.read_bytes() == data:
-        return
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _PUBLIC_FILE_MODE)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.chmod(temporary, _PUBLIC_FILE_MODE)  # whatever the umask: the certificate is public
-    os.replace(temporary, path)
+def common_name_of(cert: x509.Certificate) -> str:
+    """The certificate's common name, or "" when it has none."""
+    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(names[0].value) if names else ""
 
 
 def _load(path: Path) -> x509.Certificate:
@@ -193,11 +162,54 @@ def _load(path: Path) -> x509.Certificate:
     except (ValueError, TypeError) as error:
         raise CaError(
             f"{path} is not an unencrypted PEM key and certificate ({error}); "
-            "move it away to create a new CA"
+            f"move it away, or run `{RENEW_COMMAND}` to make a new CA and trust it"
         ) from error
     if cert.public_key() != key.public_key():
         raise CaError(f"the key and the certificate in {path} do not match")
     return cert
+
+
+def _paths(confdir: Path) -> tuple[Path, Path, Path]:
+    return (
+        confdir / f"{_BASENAME}-ca.pem",
+        confdir / f"{_BASENAME}-ca-cert.pem",
+        confdir / f"{_BASENAME}-ca-cert.cer",
+    )
+
+
+def _new_ca(
+    organization: str, common_name: str, sites: Sequence[str]
+) -> tuple[bytes, x509.Certificate]:
+    """A new CA as the key file's bytes; its common name gets a short random id."""
+    key, cert = create_ca(organization, f"{common_name} {secrets.token_hex(3)}", sites=sites)
+    secret = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return secret + cert.public_bytes(serialization.Encoding.PEM), cert
+
+
+def _finish(confdir: Path, created: bool, replaced: Path | None = None) -> CaFiles:
+    key_path, cert_pem, cert_der = _paths(confdir)
+    if key_path.stat().st_mode & 0o077:
+        key_path.chmod(SECRET_FILE_MODE)  # someone loosened it: the key must stay private
+    cert = _load(key_path)
+    write_public(cert_pem, cert.public_bytes(serialization.Encoding.PEM))
+    write_public(cert_der, cert.public_bytes(serialization.Encoding.DER))
+    common = common_name_of(cert)
+    return CaFiles(key_path, cert_pem, cert_der, fingerprint(cert), common, created, replaced)
+
+
+def _replace(
+    confdir: Path, old: x509.Certificate | None, names: tuple[str, str], sites: Sequence[str]
+) -> CaFiles:
+    """Make a new CA in place of ``old`` (whose certificate is kept aside first)."""
+    replaced = set_aside(confdir, old) if old is not None else None
+    secret, _ = _new_ca(*names, sites)
+    mark_pending(confdir)
+    write_secret(_paths(confdir)[0], secret)
+    return _finish(confdir, True, replaced)
 
 
 def ensure_ca(
@@ -205,39 +217,68 @@ def ensure_ca(
     organization: str = "Veil",
     common_name: str = DEFAULT_COMMON_NAME,
     *,
-    permitted_domains: Sequence[str] = (),
+    sites: Sequence[str] = (),
 ) -> CaFiles:
-    """Create the CA files in ``confdir`` unless a CA already lives there.
+    """The CA in ``confdir``, made or replaced so that it covers ``sites``.
 
     A new CA's common name gets a short random id (``"Veil local CA 3f9a1c"``) so a user can
-    tell installs apart in their trust store. An existing CA is never replaced; only missing
-    or stale certificate-only copies are rewritten from it.
+    tell CAs apart in their trust store. An existing CA is kept while its name constraints
+    permit every site (fewer sites change nothing); otherwise, and when it has no name
+    constraints at all, a new CA for ``sites`` replaces it and ``replaced`` says where the
+    old certificate went. Missing or stale certificate-only copies are rewritten.
 
     Raises:
-        CaError: an existing ``mitmproxy-ca.pem`` is unreadable or its key and cert differ.
+        CaError: the key file is gone while its certificate is still there (the user may
+            trust it: run ``veil certs renew``), or it is unreadable, or key and cert differ.
         OSError: ``confdir`` cannot be created or written.
     """
     confdir = Path(confdir).expanduser()
-    key_path = confdir / f"{_BASENAME}-ca.pem"
-    created = False
-    with _secret_umask():
-        confdir.mkdir(mode=_SECRET_DIR_MODE, parents=True, exist_ok=True)
-        if not key_path.exists():
-            unique_name = f"{common_name} {secrets.token_hex(3)}"
-            key, cert = create_ca(organization, unique_name, permitted_domains=permitted_domains)
-            secret = key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            ) + cert.public_bytes(serialization.Encoding.PEM)
-            created = _write_exclusive(key_path, secret, _SECRET_FILE_MODE)
-    if key_path.stat().st_mode & 0o077:
-        os.chmod(key_path, _SECRET_FILE_MODE)  # someone loosened it: the key must stay private
-    cert = _load(key_path)
-    cert_pem = confdir / f"{_BASENAME}-ca-cert.pem"
-    cert_der = confdir / f"{_BASENAME}-ca-cert.cer"
-    _write_public(cert_pem, cert.public_bytes(serialization.Encoding.PEM))
-    _write_public(cert_der, cert.public_bytes(serialization.Encoding.DER))
-    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    common = str(names[0].value) if names else ""
-    return CaFiles(key_path, cert_pem, cert_der, fingerprint(cert), common, created)
+    key_path, cert_pem, _ = _paths(confdir)
+    with secret_umask():
+        confdir.mkdir(mode=SECRET_DIR_MODE, parents=True, exist_ok=True)
+        with locked(confdir):
+            if key_path.exists():
+                current = _load(key_path)
+                if covers(current, sites):
+                    return _finish(confdir, created=False)
+                return _replace(confdir, current, (organization, common_name), sites)
+            if cert_pem.exists():
+                raise CaError(
+                    f"Veil's CA key {key_path} is missing, but its certificate {cert_pem} is "
+                    f"still there (and may be trusted): run `{RENEW_COMMAND}` to make a new "
+                    "CA and trust it again"
+                )
+            secret, _ = _new_ca(organization, common_name, sites)
+            mark_pending(confdir)
+            created = write_exclusive(key_path, secret)
+            return _finish(confdir, created)
+
+
+def renew_ca(
+    confdir: Path,
+    organization: str = "Veil",
+    common_name: str = DEFAULT_COMMON_NAME,
+    *,
+    sites: Sequence[str] = (),
+) -> CaFiles:
+    """Replace the CA with a new one for ``sites``, even when its key is gone or unreadable.
+
+    The old certificate (from the key file, else from ``mitmproxy-ca-cert.pem``) is kept in
+    ``superseded/`` so that ``veil certs install`` removes it from the trust stores.
+
+    Raises:
+        OSError: ``confdir`` cannot be created or written.
+    """
+    confdir = Path(confdir).expanduser()
+    key_path, cert_pem, _ = _paths(confdir)
+    with secret_umask():
+        confdir.mkdir(mode=SECRET_DIR_MODE, parents=True, exist_ok=True)
+        with locked(confdir):
+            old = None
+            for path in (key_path, cert_pem):
+                try:
+                    old = x509.load_pem_x509_certificates(path.read_bytes())[0]
+                    break
+                except (OSError, ValueError):
+                    continue  # gone or unreadable: the other copy, or nothing, is set aside
+            return _replace(confdir, old, (organization, common_name), sites)

@@ -1,58 +1,209 @@
-"""How a user trusts Veil's CA: short instructions per platform, and NSS trust via certutil.
+"""How a user comes to trust Veil's CA, and to stop trusting the CAs it replaced.
 
-Chromium on Linux reads the user's NSS database (``~/.pki/nssdb``); Firefox keeps one per
-profile. ``install_nss_trust`` adds the CA there as trusted for TLS servers only ("C,,").
+``install_trust`` puts the current CA into each store and takes the replaced ones (kept in
+``superseded/``) out; ``uninstall_trust`` takes every Veil CA of this install out;
+``trust_status`` says, per store, which are there. The stores are NSS databases (Chromium,
+each Firefox profile: ``certs.nss``) and Debian's system store (``certs.system``); macOS and
+Windows get the exact commands, printed.
 """
 
 from __future__ import annotations
 
 import shlex
-import shutil
-import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.x509.oid import NameOID
-
-from certs.ca import CaError
+from certs.errors import CaError, TrustError
+from certs.history import VeilCa, known_cas, mark_pending, mark_trusted
+from certs.nss import NSS_TRUST_FLAGS, NssDatabase
+from certs.system import DebianStore, macos_commands, windows_commands
 
 __all__ = [
     "DEFAULT_NSSDB",
+    "INSTALL_COMMAND",
     "NSS_TRUST_FLAGS",
+    "StoreReport",
+    "Stores",
     "TrustError",
     "install_nss_trust",
+    "install_trust",
     "nss_trust_command",
+    "platform_reports",
     "trust_instructions",
+    "trust_status",
+    "uninstall_trust",
 ]
 
 DEFAULT_NSSDB = Path.home() / ".pki" / "nssdb"
-# Trusted to issue TLS server certificates only: not e-mail (S/MIME) nor code signing.
-NSS_TRUST_FLAGS = "C,,"
-# certutil answers in well under a second; a hung one must not hang start-up.
-CERTUTIL_TIMEOUT_S = 30
+INSTALL_COMMAND = "veil certs install"
 
 
-class TrustError(RuntimeError):
-    """certutil is missing or refused to add the certificate."""
+@dataclass
+class StoreReport:
+    """One trust store after a command.
+
+    Attributes:
+        store: what and where it is ("Chromium NSS database /home/me/.pki/nssdb").
+        trusted: whether the current CA is trusted there; None where Veil cannot tell.
+        stale: common names of replaced Veil CAs still there.
+        todo: commands left for the user to run (with sudo, or on macOS and Windows).
+        note: why nothing was done ("no database").
+    """
+
+    store: str
+    trusted: bool | None
+    stale: list[str] = field(default_factory=list)
+    todo: list[str] = field(default_factory=list)
+    note: str = ""
 
 
-def _load_cert(cert_path: Path) -> x509.Certificate:
-    try:
-        raw = Path(cert_path).read_bytes()
-    except OSError as error:
-        raise CaError(f"cannot read the CA certificate {cert_path}: {error}") from error
-    try:
-        if raw.lstrip().startswith(b"-----BEGIN"):
-            return x509.load_pem_x509_certificate(raw)
-        return x509.load_der_x509_certificate(raw)
-    except ValueError as error:
-        raise CaError(f"{cert_path} is not a PEM or DER certificate") from error
+@dataclass(frozen=True)
+class Stores:
+    """The stores a command works on.
+
+    Attributes:
+        nss: the NSS databases.
+        system: Debian's system store, or None to leave it alone.
+        create: the NSS databases to make when missing (Chromium's, those named).
+        platform: ``platform.system()``; on "Darwin" and "Windows" the commands are printed.
+    """
+
+    nss: Sequence[NssDatabase]
+    system: DebianStore | None = None
+    create: frozenset[Path] = frozenset()
+    platform: str = ""
 
 
-def _nickname(cert_path: Path) -> str:
-    """The certificate's common name: unique per install, so two installs stay apart."""
-    names = _load_cert(cert_path).subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    return str(names[0].value) if names else "Veil CA"
+def _current(confdir: Path) -> tuple[VeilCa, list[VeilCa]]:
+    current, old = known_cas(confdir)
+    if current is None:
+        raise CaError(f"Veil has no CA in {confdir} yet: run `veil run` or `{INSTALL_COMMAND}`")
+    return current, old
+
+
+def _nss_report(db: NssDatabase, current: VeilCa | None, old: Sequence[VeilCa]) -> StoreReport:
+    listed = db.nicknames()
+    trusted = current is not None and db.trusts(current.cert, current.nickname, listed)
+    stale = [ca.nickname for ca in old if db.holds(ca.cert, ca.nickname, listed)]
+    return StoreReport(f"{db.label} NSS database {db.path}", trusted, stale)
+
+
+def _debian_report(
+    store: DebianStore, current: VeilCa | None, old: Sequence[VeilCa]
+) -> StoreReport:
+    trusted = current is not None and store.holds(current)
+    return StoreReport(store.label, trusted, [ca.nickname for ca in old if store.holds(ca)])
+
+
+def _missing(db: NssDatabase) -> StoreReport:
+    return StoreReport(f"{db.label} NSS database {db.path}", False, note="no database")
+
+
+def install_trust(confdir: Path, stores: Stores) -> list[StoreReport]:
+    """Trust the current CA in every store and remove the CAs it replaced.
+
+    Raises:
+        CaError: there is no CA yet, or a certificate is unreadable.
+        TrustError: certutil is missing or failed, or update-ca-certificates failed.
+    """
+    current, old = _current(confdir)
+    reports = []
+    for db in stores.nss:
+        if not db.exists():
+            if db.path not in stores.create:
+                reports.append(_missing(db))
+                continue
+            db.create()
+        listed = db.nicknames()
+        for ca in old:
+            if db.holds(ca.cert, ca.nickname, listed):
+                db.delete(ca.nickname)
+        db.add(current.path, current.nickname)
+        reports.append(_nss_report(db, current, old))
+    if stores.system is not None and stores.system.available():
+        system = stores.system
+        add = [] if system.holds(current) else [(current.path, system.path_for(current))]
+        remove = [system.path_for(ca) for ca in old if system.holds(ca)]
+        todo = system.apply(system.plan(add, remove))
+        report = _debian_report(system, current, old)
+        report.todo = todo
+        reports.append(report)
+    reports += platform_reports(stores.platform, confdir, "install")
+    if any(report.trusted or report.todo for report in reports):
+        mark_trusted(confdir)  # trusted, or the user has the commands that trust it
+    return reports
+
+
+def uninstall_trust(confdir: Path, stores: Stores) -> list[StoreReport]:
+    """Remove every Veil CA of this install (current and replaced) from every store.
+
+    Raises:
+        CaError: a certificate is unreadable.
+        TrustError: certutil is missing or failed, or update-ca-certificates failed.
+    """
+    current, old = known_cas(confdir)
+    ours = ([current] if current is not None else []) + old
+    reports = []
+    for db in stores.nss:
+        if not db.exists():
+            reports.append(_missing(db))
+            continue
+        listed = db.nicknames()
+        for ca in ours:
+            if db.holds(ca.cert, ca.nickname, listed):
+                db.delete(ca.nickname)
+        reports.append(_nss_report(db, current, old))
+    if stores.system is not None and stores.system.available():
+        system = stores.system
+        todo = system.apply(
+            system.plan([], [system.path_for(ca) for ca in ours if system.holds(ca)])
+        )
+        report = _debian_report(system, current, old)
+        report.todo = todo
+        reports.append(report)
+    reports += platform_reports(stores.platform, confdir, "uninstall")
+    if current is not None:
+        mark_pending(Path(confdir).expanduser())  # the current CA is trusted nowhere now
+    return reports
+
+
+def trust_status(confdir: Path, stores: Stores) -> list[StoreReport]:
+    """Per store: whether the current CA is trusted, and which replaced CAs are still there.
+
+    Raises:
+        CaError: a certificate is unreadable.
+        TrustError: certutil is missing or failed.
+    """
+    current, old = known_cas(confdir)
+    reports = [_nss_report(db, current, old) if db.exists() else _missing(db) for db in stores.nss]
+    if stores.system is not None and stores.system.available():
+        reports.append(_debian_report(stores.system, current, old))
+    return reports + platform_reports(stores.platform, confdir, "status")
+
+
+def platform_reports(system: str, confdir: Path, action: str) -> list[StoreReport]:
+    """For macOS ("Darwin") and Windows, whose stores Veil does not touch: the commands.
+
+    ``action`` is "install", "uninstall" or "status".
+
+    Raises:
+        CaError: a certificate is unreadable.
+    """
+    current, old = known_cas(confdir)
+    ours = ([current] if current is not None else []) + old
+    keep = current if action == "install" else None
+    remove = old if action == "install" else ours
+    if system == "Darwin":
+        check = f"security find-certificate -a -Z -c {shlex.quote('Veil local CA')}"
+        todo = [check] if action == "status" else macos_commands(keep, remove)
+        return [StoreReport("macOS System keychain", None, todo=todo)]
+    if system == "Windows":
+        der = keep.path.with_suffix(".cer") if keep is not None else None
+        check = 'certutil -store -user Root "Veil local CA"'
+        todo = [check] if action == "status" else windows_commands(der, remove)
+        return [StoreReport("Windows user Root store", None, todo=todo)]
+    return []
 
 
 def nss_trust_command(cert_path: Path, nssdb: Path, nickname: str | None = None) -> list[str]:
@@ -61,19 +212,23 @@ def nss_trust_command(cert_path: Path, nssdb: Path, nickname: str | None = None)
     Raises:
         CaError: ``cert_path`` is not a readable certificate (needed for the nickname).
     """
-    name = nickname or _nickname(cert_path)
-    return [
-        "certutil",
-        "-d",
-        f"sql:{nssdb}",
-        "-A",
-        "-t",
-        NSS_TRUST_FLAGS,
-        "-n",
-        name,
-        "-i",
-        str(cert_path),
-    ]
+    name = nickname or VeilCa.load(cert_path).nickname
+    flags = ["-A", "-t", NSS_TRUST_FLAGS, "-n", name, "-i", str(cert_path)]
+    return ["certutil", "-d", f"sql:{nssdb}", *flags]
+
+
+def install_nss_trust(cert_path: Path, nssdb: Path = DEFAULT_NSSDB) -> None:
+    """Trust one certificate in one NSS database, creating the database if absent.
+
+    Raises:
+        TrustError: certutil is not installed, or it failed.
+        CaError: ``cert_path`` is not a readable certificate.
+    """
+    ca = VeilCa.load(cert_path)
+    db = NssDatabase(Path(nssdb).expanduser(), "NSS")
+    if not db.exists():
+        db.create()
+    db.add(ca.path, ca.nickname)
 
 
 def trust_instructions(cert_path: Path) -> str:
@@ -82,54 +237,16 @@ def trust_instructions(cert_path: Path) -> str:
     Raises:
         CaError: ``cert_path`` is not a readable certificate.
     """
-    cert_path = Path(cert_path)
-    der_path = cert_path.with_suffix(".cer")
-    windows_path = der_path if der_path.exists() else cert_path
-    pem = shlex.quote(str(cert_path))
-    # Written out rather than shlex.join'ed so that the shell expands $HOME.
-    nickname = shlex.quote(_nickname(cert_path))
-    nss = f'certutil -d "sql:$HOME/.pki/nssdb" -A -t "{NSS_TRUST_FLAGS}" -n {nickname} -i {pem}'
+    ca = VeilCa.load(cert_path)
+    der_path = ca.path.with_suffix(".cer")
+    windows_path = der_path if der_path.exists() else ca.path
     return "\n".join(
         [
-            f"Trust Veil's certificate authority once ({cert_path}):",
-            f"  Linux, Chromium/Chrome:  {nss}",
-            "  Linux, Firefox:          the same command with -d sql:<your Firefox profile dir>",
-            f"  Debian/Ubuntu system:    sudo cp {pem} /usr/local/share/ca-certificates/veil-ca.crt"
-            " && sudo update-ca-certificates",
-            "  macOS:                   sudo security add-trusted-cert -d -r trustRoot"
-            f" -k /Library/Keychains/System.keychain {pem}",
-            f'  Windows:                 certutil -addstore -user Root "{windows_path}"',
+            f"Trust Veil's certificate authority {ca.nickname!r} ({ca.path}); it can sign for",
+            "the protected sites only, and is replaced when a new site needs it:",
+            f"  Linux:    {INSTALL_COMMAND}  (Chromium, each Firefox profile, the system store)",
+            "  macOS:    sudo security add-trusted-cert -d -r trustRoot"
+            f" -k /Library/Keychains/System.keychain {shlex.quote(str(ca.path))}",
+            f'  Windows:  certutil -addstore -user Root "{windows_path}"',
         ]
     )
-
-
-def _run_certutil(command: list[str]) -> None:
-    try:
-        result = subprocess.run(
-            command, capture_output=True, text=True, timeout=CERTUTIL_TIMEOUT_S, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired) as error:
-        raise TrustError(f"could not run {shlex.join(command)}: {error}") from error
-    if result.returncode != 0:
-        detail = (result.stderr or result.stdout).strip()
-        raise TrustError(f"{shlex.join(command)} failed ({result.returncode}): {detail}")
-
-
-def install_nss_trust(cert_path: Path, nssdb: Path = DEFAULT_NSSDB) -> None:
-    """Trust the CA in an NSS database, creating the database (no password) if absent.
-
-    Raises:
-        TrustError: certutil is not installed, or it failed.
-        CaError: ``cert_path`` is not a readable certificate.
-    """
-    nssdb = Path(nssdb).expanduser()
-    command = nss_trust_command(cert_path, nssdb)
-    if shutil.which("certutil") is None:
-        raise TrustError(
-            "certutil not found: install libnss3-tools (Debian/Ubuntu) or nss-tools "
-            "(Fedora), or trust the CA by hand:\n" + trust_instructions(cert_path)
-        )
-    if not (nssdb / "cert9.db").exists():
-        nssdb.mkdir(mode=0o700, parents=True, exist_ok=True)
-        _run_certutil(["certutil", "-N", "-d", f"sql:{nssdb}", "--empty-password"])
-    _run_certutil(command)

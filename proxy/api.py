@@ -12,7 +12,7 @@ import functools
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
@@ -34,7 +34,7 @@ from proxy.policies import parse_policy
 from proxy.sites import normalize_site
 from proxy.store import THUMBNAIL_KINDS, Store, StoreBusy
 
-__all__ = ["MAX_PAGE", "create_app"]
+__all__ = ["MAX_PAGE", "TRUST_KEY", "create_app"]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,8 @@ _IMAGE_TYPES = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG", "image/png"), (b"R
 # When another program holds the database's lock: long enough for a short write to end.
 RETRY_AFTER_S = 2
 Handler = Callable[[web.Request], Awaitable[web.Response]]
+# What /health says of trust in Veil's CA (``certs.keeper.CaKeeper.status``); None: nothing.
+TRUST_KEY = web.AppKey("trust", Callable[[], Mapping[str, object]] | None)
 
 
 def _busy_is_503(handler: Handler) -> Handler:
@@ -88,7 +90,11 @@ def _changed(request: web.Request) -> None:
 
 
 async def health(request: web.Request) -> web.Response:
-    return json_response({"status": "ok", "version": request.app[CONFIG_KEY].version})
+    body: dict[str, object] = {"status": "ok", "version": request.app[CONFIG_KEY].version}
+    trust = request.app[TRUST_KEY]
+    if trust is not None:
+        body["trust"] = dict(trust())
+    return json_response(body)
 
 
 async def pair(request: web.Request) -> web.Response:
@@ -212,11 +218,13 @@ def create_app(
     filters: list[dict[str, str]],
     on_policies_changed: Callable[[], None] | None = None,
     pairing: Pairing | None = None,
+    trust: Callable[[], Mapping[str, object]] | None = None,
 ) -> web.Application:
     """The control API application; ``filters`` lists {"name", "description"} of each filter.
 
     ``pairing`` holds the code and the paired origins; by default a fresh one that allows
-    ``config.allowed_origins`` and announces its codes nowhere.
+    ``config.allowed_origins`` and announces its codes nowhere. ``trust`` describes Veil's
+    CA for /health (fingerprint, whether trust must be renewed, the command that does it).
     """
     app = web.Application(middlewares=[guard], client_max_size=MAX_BODY_BYTES)
     app[STORE_KEY] = store
@@ -224,5 +232,6 @@ def create_app(
     app[FILTERS_KEY] = [{"name": f["name"], "description": f["description"]} for f in filters]
     app[ON_POLICIES_CHANGED_KEY] = on_policies_changed
     app[PAIRING_KEY] = pairing or Pairing(config.allowed_origins)
+    app[TRUST_KEY] = trust
     app.add_routes(_routes())
     return app

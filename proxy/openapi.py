@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from certs.keeper import TRUST_FIELD as _TRUST
 from filters import DEFAULT_FACES, PROFILES, STRENGTHS, WHOSE_FACES
 from filters.record import RecordField
 from proxy.audit import OUTCOMES, RECORD_COLUMNS, THUMBNAIL_KINDS, UPLOAD_COLUMNS
@@ -106,7 +107,8 @@ _COUNTS = {"type": "object", "additionalProperties": {"type": "integer", "minimu
 _SCHEMAS: dict[str, Any] = {
     "Error": _object({"error": {"type": "string"}}),
     "Health": _object(
-        {"status": {"type": "string", "enum": ["ok"]}, "version": {"type": "string"}}
+        {"status": {"type": "string", "enum": ["ok"]}, "version": {"type": "string"}, **_TRUST},
+        required=["status", "version"],
     ),
     "PairRequest": _object(
         {"code": {"type": "string", "description": "The pairing code `veil run` printed."}}
@@ -258,7 +260,7 @@ def _paths(max_page: int) -> dict[str, Any]:
         },
     }
     return {
-        "/health": {"get": _get("Liveness and version", "Health")},
+        "/health": {"get": _get("Liveness, version, and trust in Veil's CA", "Health")},
         PAIR_PATH: {"post": pair},
         "/policies": {"get": _get("All site policies", "PolicyList")},
         "/policies/{site}": {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import signal
@@ -11,11 +12,13 @@ from pathlib import Path
 
 import certifi
 from aiohttp import web
+from mitmproxy.addons.tlsconfig import TlsConfig
 from mitmproxy.options import Options
 from mitmproxy.tools.dump import DumpMaster
 
-from certs.ca import CaFiles, ensure_ca
-from certs.trust import trust_instructions
+from certs.ca import CaFiles
+from certs.keeper import CaKeeper
+from certs.trust import INSTALL_COMMAND, trust_instructions
 from filters import Protector, describe_filters
 from proxy.addons import default_addons
 from proxy.addons.streaming import STREAM_LARGE_BODIES
@@ -29,7 +32,7 @@ from proxy.policybook import PolicyBook
 from proxy.settings import Settings, ensure_token
 from proxy.store import Store
 
-__all__ = ["Announce", "ControlApiServer", "announce_code", "serve"]
+__all__ = ["Announce", "ControlApiServer", "announce_code", "serve", "use_new_ca"]
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +100,16 @@ def announce_code(code: str) -> None:
     print(f"New pairing code for the browser extension: {format_code(code)}", flush=True)
 
 
+def use_new_ca(tlsconfig: TlsConfig, ca: CaFiles) -> None:
+    """Sign the next connections with the new CA: mitmproxy's addon re-reads its confdir."""
+    tlsconfig.configure({"confdir"})
+    print(
+        f"Protecting a new site took a new CA, {ca.common_name} (SHA-256 "
+        f"{ca.fingerprint_sha256}): browsers trust it after `{INSTALL_COMMAND}`.",
+        flush=True,
+    )
+
+
 async def serve(settings: Settings) -> None:
     """Run until SIGINT/SIGTERM, alone on the home. The models load once, when the proxy
     starts running.
@@ -118,11 +131,14 @@ async def serve(settings: Settings) -> None:
 
 
 async def _serve(settings: Settings) -> None:
-    ca = ensure_ca(settings.ca_dir)
+    store = Store.open(settings.db_path)
+    # The CA covers the protected sites; a missing key stops here, saying what to do.
+    keeper = CaKeeper(settings.ca_dir, store.protected_sites)
+    ca = keeper.ca
     token = ensure_token(settings.token_path)
     redact_logs(token)
-    store = Store.open(settings.db_path)
     book = PolicyBook(store)
+    book.on_reload(keeper.refresh)
     filter_infos = describe_filters()
     names = [info["name"] for info in filter_infos]
 
@@ -132,6 +148,7 @@ async def _serve(settings: Settings) -> None:
         confdir=str(settings.ca_dir),
     )
     master = DumpMaster(options, with_termlog=False, with_dumper=False)
+    keeper.on_new(functools.partial(use_new_ca, master.addons.get("tlsconfig")))
     origins = tuple(settings.extension_origins)
     pairing = Pairing(origins, settings.paired_origins_path)
     app = create_app(
@@ -145,6 +162,7 @@ async def _serve(settings: Settings) -> None:
         filter_infos,
         on_policies_changed=book.reload,
         pairing=pairing,
+        trust=keeper.status,
     )
     # The control API and the announcement come last: the upload protector's running()
     # loads the models first, so that "Veil is running" means ready.

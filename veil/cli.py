@@ -1,5 +1,6 @@
-"""The `veil` command: `run` (the proxy and its control API), `trust`, `filters`, and the
-batch tools `protect` and `bench`. It sits above every package and imports each lazily."""
+"""The `veil` command: `run` (the proxy and its control API), `certs` (and its alias `trust`),
+`filters`, and the batch tools `protect` and `bench`. It sits above every package and imports
+each lazily."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from batch.commands import add_commands
+from certs.commands import add_commands as add_certs_commands
+from certs.errors import TrustError
 from proxy.auditcli import add_audit_commands
 from proxy.settings import load_settings
 
@@ -24,15 +28,20 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _trust(args: argparse.Namespace) -> int:
-    from certs.ca import ensure_ca
-    from certs.trust import install_nss_trust
-
+def _locate_ca(args: argparse.Namespace) -> tuple[Path, Callable[[], list[str]]]:
+    """Where `veil certs` finds the CA, and the protected sites its constraints must cover."""
     settings = load_settings(args.home)
-    ca = ensure_ca(settings.ca_dir)
-    install_nss_trust(ca.cert_pem, args.nssdb)
-    print(f"Trusted {ca.cert_pem} for Chromium and Firefox (NSS database {args.nssdb}).")
-    return 0
+
+    def sites() -> list[str]:
+        from proxy.store import Store
+
+        store = Store.open(settings.db_path)
+        try:
+            return store.protected_sites()
+        finally:
+            store.close()
+
+    return settings.ca_dir, sites
 
 
 def _filters(args: argparse.Namespace) -> int:
@@ -58,13 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--api-port", type=int, help="control API port (default 8351)")
     run.set_defaults(handler=_run)
 
-    trust = commands.add_parser(
-        "trust", help="trust Veil's CA in the NSS database (Chromium, Firefox)"
-    )
-    trust.add_argument(
-        "--nssdb", type=Path, default=Path("~/.pki/nssdb").expanduser(), help="NSS database folder"
-    )
-    trust.set_defaults(handler=_trust)
+    add_certs_commands(commands, _locate_ca)
 
     filters = commands.add_parser("filters", help="list the available filters")
     filters.set_defaults(handler=_filters)
@@ -81,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return args.handler(args)
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, TrustError) as error:  # CaError is a ValueError
         print(f"veil: error: {error}", file=sys.stderr)
         return 2
 

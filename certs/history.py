@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 
 from certs.errors import CaError
-from certs.files import SECRET_DIR_MODE, write_public
+from certs.files import SECRET_DIR_MODE, write_secret
 
 __all__ = [
     "PENDING_FILE",
@@ -107,7 +107,8 @@ def set_aside(confdir: Path, cert: x509.Certificate) -> Path:
     folder = confdir / SUPERSEDED_DIR
     folder.mkdir(mode=SECRET_DIR_MODE, exist_ok=True)
     path = folder / f"{cert.fingerprint(hashes.SHA256()).hex()[:16]}.pem"
-    write_public(path, cert.public_bytes(serialization.Encoding.PEM))
+    # Veil's own record for `uninstall`, not a copy to hand out: owner-only like the home.
+    write_secret(path, cert.public_bytes(serialization.Encoding.PEM))
     return path
 
 

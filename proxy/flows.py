@@ -11,16 +11,28 @@ from proxy.audit import AuditEntry
 from proxy.policies import Policy
 from proxy.uploads import ImageSlot
 
-__all__ = ["WATCHED", "audit_entry", "close_connections", "flow_hosts", "upload_request"]
+__all__ = [
+    "ASKED_HOST",
+    "WATCHED",
+    "audit_entry",
+    "close_connections",
+    "flow_hosts",
+    "upload_request",
+]
 
 # flow.metadata key: the callback of the adapter that wants to read this flow's response.
 WATCHED = "veil.watched"
+# flow.metadata key: the host a request named before ``connect_overrides`` pointed it at
+# another address.
+ASKED_HOST = "veil.asked_host"
 
 
 def flow_hosts(flow: http.HTTPFlow) -> tuple[str | None, ...]:
     """Every name the client gave for where a request goes: the Host header, the CONNECT
-    target (or absolute URL) and the TLS SNI. A request is protected when any of them is."""
-    return (flow.request.pretty_host, flow.request.host, flow.client_conn.sni)
+    target (or absolute URL, before a connect override pointed it elsewhere) and the TLS
+    SNI. A request is protected when any of them is."""
+    asked = flow.metadata.get(ASKED_HOST, flow.request.host)
+    return (flow.request.pretty_host, asked, flow.client_conn.sni)
 
 
 def upload_request(flow: http.HTTPFlow, body: bytes) -> UploadRequest:

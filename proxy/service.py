@@ -28,6 +28,7 @@ from proxy.home import HomeLock, check_ports_free, make_private
 from proxy.logsafe import redact_logs
 from proxy.outcomes import Outcomes
 from proxy.pairing import Pairing, format_code
+from proxy.policies import DEFAULT_POLICIES
 from proxy.policybook import PolicyBook
 from proxy.settings import Settings, ensure_token
 from proxy.store import Store
@@ -130,10 +131,17 @@ async def serve(settings: Settings) -> None:
         lock.release()
 
 
+def _trusted_sites(store: Store) -> list[str]:
+    """The sites the CA may sign for: every policy's, on or off, and the shipped ones, so that
+    turning a site on in the popup never needs the browsers to trust a new CA."""
+    sites = {policy.site for policy in store.list_policies()}
+    return sorted(sites | {policy.site for policy in DEFAULT_POLICIES})
+
+
 async def _serve(settings: Settings) -> None:
     store = Store.open(settings.db_path)
     # The CA covers the protected sites; a missing key stops here, saying what to do.
-    keeper = CaKeeper(settings.ca_dir, store.protected_sites)
+    keeper = CaKeeper(settings.ca_dir, lambda: _trusted_sites(store))
     ca = keeper.ca
     token = ensure_token(settings.token_path)
     redact_logs(token)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from mitmproxy import ctx, exceptions, http
 from mitmproxy.proxy import server_hooks
 
+from proxy.flows import ASKED_HOST
 from proxy.settings import parse_override
 
 __all__ = ["ConnectOverride"]
@@ -49,6 +50,7 @@ class ConnectOverride:
         target = self.targets.get(request.host.lower())
         if target is None:
             return
+        flow.metadata[ASKED_HOST] = request.host  # the policy still answers for this name
         host_header, authority = request.headers.get("host"), request.authority
         request.host, request.port = target  # mitmproxy rewrites Host and authority to match
         if host_header is not None:

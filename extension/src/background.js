@@ -71,7 +71,17 @@ async function site({ tabId }) {
 }
 
 /** Change a site's policy (created from the defaults when it has none). */
-async function setPolicy({ site, changes }) {
+// Policy changes one after another: each merges into the policy the one before it saved.
+// Run side by side, a quick second change merged into the stale copy and undid the first.
+let policyWrites = Promise.resolve();
+
+function setPolicy(request) {
+  const write = policyWrites.then(() => writePolicy(request));
+  policyWrites = write.catch(() => {});
+  return write;
+}
+
+async function writePolicy({ site, changes }) {
   const { policies, defaults } = await state.load();
   const current = policies.find((policy) => policy.site === site) || { enabled: true, ...defaults };
   const saved = await (await state.client()).putPolicy(site, policyBody({ ...current, ...changes }));

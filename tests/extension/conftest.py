@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -124,15 +126,32 @@ def playwright() -> Iterator[Playwright]:
 
 
 @pytest.fixture(scope="module")
+def browser_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The browser's HOME: its profile and the NSS database it trusts CAs from."""
+    return tmp_path_factory.mktemp("browser-home")
+
+
+def trust_veil(veil: VeilProcess, browser_home: Path) -> None:
+    """What a user runs when Veil says so: `veil certs install`, for this browser's NSS."""
+    nssdb = browser_home / ".pki" / "nssdb"
+    command = [sys.executable, "-m", "veil", "certs", "install", "--nssdb", str(nssdb)]
+    env = {**os.environ, "VEIL_HOME": str(veil.home)}
+    result = subprocess.run(
+        [*command, "--no-system"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture(scope="module")
 def browser(
     playwright: Playwright,
     veil: VeilProcess,
     site: PhotoSite,
-    tmp_path_factory: pytest.TempPathFactory,
+    browser_home: Path,
 ) -> Iterator[BrowserContext]:
-    home = tmp_path_factory.mktemp("browser-home")
-    for ca in (veil.ca_cert, site.ca):  # type: ignore[attr-defined]
-        install_nss_trust(ca, home / ".pki" / "nssdb")
+    home = browser_home
+    install_nss_trust(site.ca, home / ".pki" / "nssdb")  # type: ignore[attr-defined]
+    trust_veil(veil, home)
     context = playwright.chromium.launch_persistent_context(
         str(home / "profile"),
         executable_path=str(CHROMIUM),

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from proxy.settings import EXTENSION_ID, EXTENSION_ORIGIN, load_settings
-from tests.extension.conftest import EXTENSION_SRC
 from tests.e2e import REPO
+from tests.extension.conftest import EXTENSION_SRC
 
 EXTENSION = REPO / "extension"
 WEB_EXT = EXTENSION / "node_modules" / ".bin" / "web-ext"

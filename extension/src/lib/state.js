@@ -96,10 +96,11 @@ export async function refresh() {
   }
   const api = await client();
   try {
-    const [policies, stats] = await Promise.all([api.policies(), api.stats()]);
+    const [policies, stats, health] = await Promise.all([api.policies(), api.stats(), api.health()]);
     await save({ policies, protectedCount: stats.by_outcome.protected });
     await applyRouting();
     await clearProblem("down", "unpaired");
+    await noticeTrust(health.trust);
     await noticeBlocked(api, stats.by_outcome.blocked);
     await updateBadge();
     return true;
@@ -116,6 +117,18 @@ export async function refresh() {
       throw error;
     }
     return false;
+  }
+}
+
+/** Veil signs with a new CA (a newly protected site fell outside the old one's names): until
+ * the user trusts it, the browser refuses every protected site with a certificate error. */
+async function noticeTrust(trust) {
+  if (trust && trust.renew) {
+    await setProblem("trust", "Veil has a new certificate for the protected sites. Run " +
+      `\`${trust.command}\` once, so that this browser trusts it: until then those sites ` +
+      "fail with a certificate error, and nothing is sent unprotected.");
+  } else {
+    await clearProblem("trust");
   }
 }
 

@@ -25,7 +25,8 @@ __all__ = ["ConnectOverride"]
 class ConnectOverride:
     def __init__(self) -> None:
         self.targets: dict[str, tuple[str, int]] = {}
-        self._names: dict[tuple[str, int], str] = {}  # target -> the host it stands for
+        # target -> the host whose request goes there next: the TLS name of a new connection
+        self._names: dict[tuple[str, int], str] = {}
 
     def load(self, loader) -> None:  # type: ignore[no-untyped-def]
         loader.add_option(
@@ -41,9 +42,7 @@ class ConnectOverride:
                 self.targets = dict(parse_override(spec) for spec in ctx.options.connect_overrides)
             except ValueError as error:
                 raise exceptions.OptionsError(str(error)) from None
-            self._names = {}
-            for host, target in self.targets.items():
-                self._names.setdefault(target, host)
+            self._names = {target: host for host, target in self.targets.items()}
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         request = flow.request
@@ -51,6 +50,7 @@ class ConnectOverride:
         if target is None:
             return
         flow.metadata[ASKED_HOST] = request.host  # the policy still answers for this name
+        self._names[target] = request.host  # if it opens a connection, it asks for this name
         host_header, authority = request.headers.get("host"), request.authority
         request.host, request.port = target  # mitmproxy rewrites Host and authority to match
         if host_header is not None:

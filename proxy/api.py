@@ -18,6 +18,7 @@ from aiohttp import web
 
 from filters import describe_strengths
 from proxy.apiguard import MAX_BODY_BYTES, guard
+from proxy.apipaths import MAX_INT
 from proxy.apitypes import (
     CONFIG_KEY,
     FILTERS_KEY,
@@ -40,8 +41,6 @@ log = logging.getLogger(__name__)
 
 # One page of the audit log; the extension pages through the rest.
 MAX_PAGE = 200
-# Within SQLite's signed 64-bit integers, and far beyond any real id or offset.
-_MAX_INT = 2**53
 _DIGITS = re.compile(r"[0-9]{1,16}")
 _IMAGE_TYPES = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG", "image/png"), (b"RIFF", "image/webp"))
 # When another program holds the database's lock: long enough for a short write to end.
@@ -117,7 +116,7 @@ async def list_policies(request: web.Request) -> web.Response:
 
 
 async def get_policy(request: web.Request) -> web.Response:
-    policy = request.app[STORE_KEY].get_policy(request.match_info["site"])
+    policy = request.app[STORE_KEY].get_policy(_site(request.match_info["site"]))
     if policy is None:
         raise ApiError(404, "no policy for this site")
     return json_response(policy.to_dict())
@@ -125,7 +124,7 @@ async def get_policy(request: web.Request) -> web.Response:
 
 async def put_policy(request: web.Request) -> web.Response:
     known = [info["name"] for info in request.app[FILTERS_KEY]]
-    policy = parse_policy(await _json_body(request), known, site=request.match_info["site"])
+    policy = parse_policy(await _json_body(request), known, site=_site(request.match_info["site"]))
     # Off the loop: the write may wait a moment for a lock, and /health must not.
     created = await asyncio.to_thread(request.app[STORE_KEY].put_policy, policy)
     _changed(request)
@@ -133,7 +132,7 @@ async def put_policy(request: web.Request) -> web.Response:
 
 
 async def delete_policy(request: web.Request) -> web.Response:
-    site = request.match_info["site"]
+    site = _site(request.match_info["site"])
     if not await asyncio.to_thread(request.app[STORE_KEY].delete_policy, site):
         raise ApiError(404, "no policy for this site")
     _changed(request)
@@ -150,16 +149,24 @@ async def list_strengths(request: web.Request) -> web.Response:
 
 async def list_audit(request: web.Request) -> web.Response:
     query = request.query
-    site = normalize_site(query["site"]) if query.get("site") else None
+    site = normalize_site(_site(query["site"])) if "site" in query else None  # "" is none
     limit = _int(query.get("limit"), "limit", 50, 1, MAX_PAGE)
-    offset = _int(query.get("offset"), "offset", 0, 0, _MAX_INT)
+    offset = _int(query.get("offset"), "offset", 0, 0, MAX_INT)
     entries, total = request.app[STORE_KEY].list_audit(site, limit=limit, offset=offset)
     items = [entry.to_dict() for entry in entries]
     return json_response({"items": items, "total": total, "limit": limit, "offset": offset})
 
 
+def _site(text: str) -> str:
+    """A site as the API takes it: ASCII, international names in punycode as browsers send
+    them (the OpenAPI pattern says so; it cannot say which Unicode names IDNA allows)."""
+    if not text.isascii():
+        raise ApiError(400, f"write the site {text!r} in punycode (xn--...), as a browser does")
+    return text
+
+
 def _entry_id(request: web.Request) -> int:
-    return _int(request.match_info["id"], "id", 0, 1, _MAX_INT)
+    return _int(request.match_info["id"], "id", 0, 1, MAX_INT)
 
 
 async def get_audit(request: web.Request) -> web.Response:

@@ -11,6 +11,7 @@ import idna
 from publicsuffix2 import PublicSuffixList
 
 __all__ = [
+    "SITE_PATTERN",
     "PolicyError",
     "normalize_host",
     "normalize_site",
@@ -19,6 +20,17 @@ __all__ = [
 ]
 
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_SCHEMA_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+# The site syntax for the API's JSON Schema, no wider than what normalize_site accepts: ASCII
+# labels (international names in punycode, as browsers send them), and a wildcard over two
+# labels or more that is not an IPv4 address. IPv6 literals the server accepts as well.
+SITE_PATTERN = (
+    r"^(?=.{1,253}$)(?!\*\.(?:\d+\.){3}\d+$)(?:\*\.(?=.*\.))?"
+    + _SCHEMA_LABEL
+    + r"(?:\."
+    + _SCHEMA_LABEL
+    + r")*$"
+)
 _MAX_HOST_LENGTH = 253
 
 

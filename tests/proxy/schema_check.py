@@ -7,6 +7,7 @@ pass silently.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 __all__ = [
@@ -21,7 +22,7 @@ __all__ = [
 
 CHECKED = frozenset(
     {"$ref", "type", "enum", "properties", "required", "additionalProperties", "items"}
-    | {"minimum", "maximum"}
+    | {"minimum", "maximum", "pattern", "minItems", "maxItems", "uniqueItems"}
 )
 # Keywords that describe and never constrain.
 NOTES = frozenset({"description", "format", "default"})
@@ -57,6 +58,13 @@ def problems(value: object, schema: dict, spec: dict, where: str = "$") -> list[
     low, high = schema.get("minimum", value), schema.get("maximum", value)
     if PY_TYPES["number"](value) and not low <= value <= high:
         found.append(f"{where}: {value!r} out of range")
+    if isinstance(value, str) and "pattern" in schema and not re.search(schema["pattern"], value):
+        found.append(f"{where}: {value!r} does not match {schema['pattern']}")
+    if isinstance(value, list):
+        if not schema.get("minItems", 0) <= len(value) <= schema.get("maxItems", len(value)):
+            found.append(f"{where}: {len(value)} items")
+        if schema.get("uniqueItems") and len(set(map(repr, value))) < len(value):
+            found.append(f"{where}: items repeat")
     if isinstance(value, dict):
         found += [
             f"{where}: {key} missing" for key in schema.get("required", ()) if key not in value

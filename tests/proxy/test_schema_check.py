@@ -80,8 +80,8 @@ def test_schemas_in_finds_nested_schemas() -> None:
     assert ITEM in found and ITEM["properties"]["tags"]["items"] in found
     assert SPEC["components"]["schemas"]["Scores"]["additionalProperties"] in found
     assert unchecked_keywords(SPEC) == set()
-    loose = {"components": {"schemas": {"X": {"type": "string", "pattern": "^a"}}}, "paths": {}}
-    assert unchecked_keywords(loose) == {"pattern"}
+    loose = {"components": {"schemas": {"X": {"type": "string", "format": "uri", "const": "a"}}}}
+    assert unchecked_keywords({**loose, "paths": {}}) == {"const"}
 
 
 def test_spec_uses_only_checked_keywords(spec: dict) -> None:
@@ -97,6 +97,10 @@ def test_checker_catches_wrong_shapes_of_the_spec(spec: dict) -> None:
     assert problems(good | {"extra": 1}, policy, spec)
     assert problems(good | {"strength": "max"}, policy, spec)
     assert problems(good | {"enabled": 1}, policy, spec)
+    assert problems(good | {"filters": []}, policy, spec)  # at least one
+    assert problems(good | {"filters": ["metadata", "metadata"]}, policy, spec)
+    assert problems(good | {"site": "b\u00fccher.example"}, policy, spec)  # punycode only
+    assert problems(good | {"site": "*.127.0.0.1"}, policy, spec)
     page = {"$ref": "#/components/schemas/AuditPage"}
     assert problems({"items": [], "total": 0, "limit": 1, "offset": 0}, page, spec) == []
     assert problems({"items": [], "total": -1, "limit": 1, "offset": 0}, page, spec)

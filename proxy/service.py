@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import certifi
@@ -20,7 +21,7 @@ from certs.ca import CaFiles
 from certs.keeper import CaKeeper
 from certs.trust import INSTALL_COMMAND, trust_instructions
 from filters import Protector, describe_filters
-from proxy.addons import default_addons
+from proxy.addons import UploadProtector, default_addons
 from proxy.addons.streaming import STREAM_LARGE_BODIES
 from proxy.api import create_app
 from proxy.apitypes import ApiConfig
@@ -33,7 +34,7 @@ from proxy.policybook import PolicyBook
 from proxy.settings import Settings, ensure_token
 from proxy.store import Store
 
-__all__ = ["Announce", "ControlApiServer", "announce_code", "serve", "use_new_ca"]
+__all__ = ["Announce", "ControlApiServer", "StartupError", "announce_code", "serve", "use_new_ca"]
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +70,20 @@ def _upstream_bundle(settings: Settings) -> str | None:
     return str(bundle)
 
 
+class StartupError(OSError):
+    """`veil run` could not start: the message says why."""
+
+
 class Announce:
     """Prints where everything is once the proxy, the models and the control API are up."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, ready: Callable[[], bool] = lambda: True) -> None:
         self.text = text
+        self.ready = ready
 
     def running(self) -> None:
-        print(self.text, flush=True)
+        if self.ready():
+            print(self.text, flush=True)
 
 
 def _announcement(
@@ -176,8 +183,11 @@ async def _serve(settings: Settings) -> None:
     # loads the models first, so that "Veil is running" means ready.
     addons = default_addons(book, Outcomes(store), Protector(), names)
     announcement = _announcement(settings, ca, len(store.list_policies()), names, pairing.code)
+    protector = next(addon for addon in addons if isinstance(addon, UploadProtector))
     master.addons.add(
-        *addons, ControlApiServer(app, "127.0.0.1", settings.api_port), Announce(announcement)
+        *addons,
+        ControlApiServer(app, "127.0.0.1", settings.api_port),
+        Announce(announcement, ready=lambda: protector.startup_error is None),
     )
     options.update(
         connect_overrides=[
@@ -200,3 +210,5 @@ async def _serve(settings: Settings) -> None:
     finally:
         store.close()
         sys.stdout.flush()
+    if protector.startup_error is not None:
+        raise StartupError(protector.startup_error)

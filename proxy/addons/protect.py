@@ -58,6 +58,7 @@ class UploadProtector:
         self.filters = list(filters)  # loaded when the proxy starts
         self.adapters = default_adapters() if adapters is None else adapters
         self.worker = FilterWorker(protector)
+        self.startup_error: str | None = None  # why the filters could not load
         self._measuring: set[asyncio.Task[None]] = set()
 
     def load(self, loader) -> None:  # type: ignore[no-untyped-def]
@@ -69,8 +70,17 @@ class UploadProtector:
         )
 
     async def running(self) -> None:
-        """Start the worker and load the models on it, before anything else is served."""
-        await self.worker.start(self.filters)
+        """Start the worker and load the models on it, before anything else is served.
+
+        Without its filters (a model package missing or broken) Veil protects nothing: it
+        stops, and `veil run` says why, rather than run and block every upload.
+        """
+        try:
+            await self.worker.start(self.filters)
+        except Exception as error:
+            self.startup_error = f"the filters could not load their models: {error}"
+            log.debug("loading the filters failed", exc_info=True)  # the trace with -v
+            ctx.master.shutdown()
 
     async def measured(self, timeout: float | None = None) -> None:
         """Wait until the uploads already sent are measured and their audit rows written."""

@@ -16,10 +16,13 @@ import io
 import json
 import random
 import urllib.parse
+import zipfile
 import zlib
 from dataclasses import dataclass
 from typing import Literal
 
+import brotli
+import zstandard
 from PIL import Image
 
 Handling = Literal["protected", "blocked", "untouched"]
@@ -45,6 +48,13 @@ def _image(fmt: str, size: tuple[int, int] = (48, 36), **save: object) -> bytes:
     image.putdata([tuple(rng.randrange(256) for _ in range(3)) for _ in range(size[0] * size[1])])
     buffer = io.BytesIO()
     image.save(buffer, fmt, **save)
+    return buffer.getvalue()
+
+
+def _stored_zip(data: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("photo.jpg", data)
     return buffer.getvalue()
 
 
@@ -127,6 +137,52 @@ def hostile_cases(jpeg: bytes) -> list[Hostile]:
         Hostile("wrapped base64 (MIME lines)", "text/plain", base64.encodebytes(jpeg), "protected"),
         Hostile("gzip JPEG", "image/jpeg", gzip.compress(jpeg), "protected", "gzip"),
         Hostile("gzip multipart", FORM, gzip.compress(_form(_file(jpeg))), "protected", "gzip"),
+        Hostile(
+            "zstd JPEG",
+            "image/jpeg",
+            zstandard.ZstdCompressor().compress(jpeg),
+            "protected",
+            "zstd",
+        ),
+        Hostile("brotli JPEG", "image/jpeg", brotli.compress(jpeg), "protected", "br"),
+        Hostile(
+            "deflate JSON base64",
+            JSON,
+            zlib.compress(json.dumps({"i": b64.decode()}).encode()),
+            "protected",
+            "deflate",
+        ),
+        Hostile(
+            "PDF with a JPEG stream",
+            "application/pdf",
+            b"%PDF-1.4\n1 0 obj << /Filter /DCTDecode >> stream\n" + jpeg + b"\nendstream\n",
+            "blocked",
+        ),
+        Hostile("ZIP holding a JPEG, stored", "application/zip", _stored_zip(jpeg), "blocked"),
+        Hostile(
+            "JPEG with data after its end",
+            "image/jpeg",
+            jpeg + b"PK\x03\x04" + noise[:512],
+            "protected",
+        ),
+        Hostile(
+            "multipart with a traversing file name",
+            FORM,
+            _form(_file(jpeg, filename="../../../etc/passwd.jpg")),
+            "protected",
+        ),
+        Hostile(
+            "multipart part in transfer-encoded base64",
+            FORM,
+            _form(
+                (
+                    b'Content-Disposition: form-data; name="p"; filename="a.jpg"\r\n'
+                    b"Content-Transfer-Encoding: base64",
+                    base64.encodebytes(jpeg),
+                )
+            ),
+            "protected",
+        ),
         # Formats Veil cannot rewrite: the failure rule.
         Hostile("raw JPEG 2000", "image/jp2", jp2, "blocked"),
         Hostile("raw JPEG XL", "image/jxl", jxl, "blocked"),
@@ -136,6 +192,21 @@ def hostile_cases(jpeg: bytes) -> list[Hostile]:
         Hostile("multipart JPEG 2000", FORM, _form(_file(jp2, filename="a.jp2")), "blocked"),
         Hostile("multipart JPEG XL", FORM, _form(_file(jxl, filename="a.jxl")), "blocked"),
         Hostile("gzip bomb: 1 GiB of zeros", "image/jpeg", gzip_bomb(), "blocked", "gzip"),
+        Hostile(
+            "zstd bomb: 1 GiB of zeros",
+            "image/jpeg",
+            zstandard.ZstdCompressor().compress(bytes(1 << 30)),
+            "blocked",
+            "zstd",
+        ),
+        Hostile("an unknown Content-Encoding", "image/jpeg", jpeg, "blocked", "compress"),
+        Hostile("gzip that breaks off", "image/jpeg", gzip.compress(jpeg)[:300], "blocked", "gzip"),
+        Hostile(
+            "multipart without its closing boundary",
+            FORM,
+            _form(_file(jpeg)).rsplit(b"--" + BOUNDARY.encode() + b"--", 1)[0],
+            "blocked",
+        ),
         Hostile("truncated JPEG", "image/jpeg", jpeg[: len(jpeg) // 3], "blocked"),
         Hostile("JPEG header only", "image/jpeg", jpeg[:20], "blocked"),
         Hostile("base64 that breaks off", "text/plain", b64[:40] + b"!!" + b64[42:200], "blocked"),

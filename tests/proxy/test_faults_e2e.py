@@ -21,7 +21,7 @@ from tests.e2e import REPO, Upstream, VeilProcess, free_port, serve_site, start_
 pytestmark = pytest.mark.e2e
 
 SITE = "photos.faults-test.example"
-MISSING_MODELS = '''
+MISSING_MODELS = """
 import filters.shared.surrogate as surrogate
 
 
@@ -31,7 +31,7 @@ def missing(*args, **kwargs):
 
 surrogate.Surrogate.load = classmethod(missing)
 surrogate.Ensemble.load = classmethod(missing)
-'''
+"""
 
 
 @pytest.fixture(scope="module")

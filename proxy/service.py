@@ -125,6 +125,8 @@ async def serve(settings: Settings) -> None:
     Raises:
         HomeInUse: another `veil run` holds the home.
         PortInUse: the proxy or control API port is taken.
+        StartupError: the filters could not load their models.
+        CaError: the CA's key is gone while its certificate is still there.
     """
     lock = HomeLock(settings.home).acquire()
     try:

@@ -14,8 +14,6 @@ import argparse
 import collections
 import contextlib
 import json
-import multiprocessing
-import multiprocessing.synchronize
 import os
 import platform
 import sqlite3
@@ -24,13 +22,13 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.bench_proxy import cpu_hog  # noqa: E402
 from tests.conftest import imagenet_photo, jpeg_with_private_metadata  # noqa: E402
 from tests.e2e import Upstream, VeilProcess, start_veil, write_upstream_certs  # noqa: E402
 
@@ -69,28 +67,6 @@ class MemoryWatch:
     def __exit__(self, *_: object) -> None:
         self._stop.set()
         self._thread.join()
-
-
-def _burn(stop: multiprocessing.synchronize.Event) -> None:
-    while not stop.is_set():
-        sum(range(10_000))
-
-
-@contextlib.contextmanager
-def busy_cores(on: bool) -> Iterator[None]:
-    """Every core kept busy by other processes while inside, as on a user's busy machine."""
-    stop = multiprocessing.Event()
-    burners = [
-        multiprocessing.Process(target=_burn, args=(stop,)) for _ in range(os.cpu_count() or 1)
-    ]
-    for burner in burners if on else []:
-        burner.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        for burner in burners if on else []:
-            burner.join()
 
 
 def audit_rows(veil: VeilProcess, want: int, timeout: float = 300) -> list[dict]:
@@ -146,7 +122,8 @@ def main() -> None:
                 latencies.append(time.perf_counter() - start)
                 statuses[response.status_code] += 1
 
-            with busy_cores(args.busy), MemoryWatch(veil.process.pid) as memory:
+            busy = cpu_hog() if args.busy else contextlib.nullcontext()
+            with busy, MemoryWatch(veil.process.pid) as memory:
                 started = time.perf_counter()
                 with ThreadPoolExecutor(args.concurrency) as pool:
                     list(pool.map(upload, range(args.uploads)))

@@ -38,6 +38,7 @@ from certs.history import mark_pending, set_aside
 __all__ = [
     "CA_BACKDATE",
     "CA_VALIDITY",
+    "PUBLIC_CERT_NAMES",
     "RENEW_COMMAND",
     "CaError",
     "CaFiles",
@@ -57,6 +58,8 @@ CA_BACKDATE = datetime.timedelta(days=2)
 DEFAULT_COMMON_NAME = "Veil local CA"
 RENEW_COMMAND = "veil certs renew"
 _BASENAME = "mitmproxy"  # mitmproxy's CertStore looks for "<basename>-ca.pem" in confdir
+# The certificate-only copies users hand to their browsers and systems: public, unlike the key.
+PUBLIC_CERT_NAMES = (f"{_BASENAME}-ca-cert.pem", f"{_BASENAME}-ca-cert.cer")
 
 
 @dataclass(frozen=True)
@@ -172,8 +175,7 @@ def _load(path: Path) -> x509.Certificate:
 def _paths(confdir: Path) -> tuple[Path, Path, Path]:
     return (
         confdir / f"{_BASENAME}-ca.pem",
-        confdir / f"{_BASENAME}-ca-cert.pem",
-        confdir / f"{_BASENAME}-ca-cert.cer",
+        *(confdir / name for name in PUBLIC_CERT_NAMES),
     )
 
 

@@ -6,16 +6,14 @@ its fingerprint before anything is deleted.
 
 from __future__ import annotations
 
-import shlex
 import shutil
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
 
-from certs.errors import TrustError
+from certs.errors import TrustError, run_tool
 
 __all__ = [
     "CERTUTIL_PACKAGES",
@@ -55,17 +53,7 @@ def run_certutil(*args: str) -> str:
         TrustError: certutil is not installed, timed out, or failed.
     """
     require_certutil()
-    command = ["certutil", *args]
-    try:
-        result = subprocess.run(
-            command, capture_output=True, text=True, timeout=CERTUTIL_TIMEOUT_S, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired) as error:
-        raise TrustError(f"could not run {shlex.join(command)}: {error}") from error
-    if result.returncode != 0:
-        detail = " ".join((result.stderr or result.stdout).split())
-        raise TrustError(f"{shlex.join(command)} failed ({result.returncode}): {detail}")
-    return result.stdout
+    return run_tool(["certutil", *args], CERTUTIL_TIMEOUT_S)
 
 
 @dataclass(frozen=True)

@@ -8,14 +8,13 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
 
-from certs.errors import TrustError
+from certs.errors import run_tool
 from certs.history import VeilCa
 
 __all__ = ["DEBIAN_DIR", "DebianStore", "macos_commands", "windows_commands"]
@@ -71,15 +70,7 @@ class DebianStore:
         if not self.is_root:
             return [f"sudo {shlex.join(command)}" for command in commands]
         for command in commands:
-            try:
-                done = subprocess.run(
-                    command, capture_output=True, text=True, timeout=UPDATE_TIMEOUT_S, check=False
-                )
-            except (OSError, subprocess.TimeoutExpired) as error:
-                raise TrustError(f"could not run {shlex.join(command)}: {error}") from error
-            if done.returncode != 0:
-                detail = " ".join((done.stderr or done.stdout).split())
-                raise TrustError(f"{shlex.join(command)} failed ({done.returncode}): {detail}")
+            run_tool(command, UPDATE_TIMEOUT_S)
         return []
 
 

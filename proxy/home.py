@@ -15,12 +15,12 @@ import socket
 from pathlib import Path
 from typing import IO
 
+from certs.ca import PUBLIC_CERT_NAMES
+
 __all__ = ["HomeInUse", "HomeLock", "PortInUse", "check_ports_free", "make_private"]
 
 LOCK_FILE = "veil.lock"
 PRIVATE_FILE_MODE, PRIVATE_DIR_MODE = 0o600, 0o700
-# Public copies of the CA certificate: what a user hands to other programs to trust.
-PUBLIC_FILES = ("mitmproxy-ca-cert.pem", "mitmproxy-ca-cert.cer", "mitmproxy-ca-cert.p12")
 
 
 class HomeInUse(OSError):
@@ -80,7 +80,7 @@ def make_private(home: Path) -> list[Path]:
                 changed.append(path)
         for name in filenames:
             path = Path(folder) / name
-            if name in PUBLIC_FILES or path.is_symlink():
+            if name in PUBLIC_CERT_NAMES or path.is_symlink():
                 continue
             if _set_mode(path, PRIVATE_FILE_MODE):
                 changed.append(path)

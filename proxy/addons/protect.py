@@ -54,7 +54,6 @@ class UploadProtector:
     ) -> None:
         self.book = book
         self.outcomes = outcomes
-        self.protector = protector
         self.filters = list(filters)  # loaded when the proxy starts
         self.adapters = default_adapters() if adapters is None else adapters
         self.worker = FilterWorker(protector)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from mitmproxy import http
 
-from filters.codecs.formats import sniff_format
 from proxy.flows import flow_hosts
 from proxy.outcomes import Outcomes
 from proxy.policybook import PolicyBook
@@ -29,12 +28,9 @@ class WebSocketGuard:
         policy = self.book.policy_for(*flow_hosts(flow))
         if policy is None:
             return
-        fmt = sniff_format(message.content)
-        if fmt is not None:
-            reason = f"a WebSocket message carries a {fmt} image"
-        elif (trace := find_image_trace([("the WebSocket message", message.content)])) is not None:
-            reason = f"cannot protect {trace.describe()}"
-        else:
+        # A whole image, or one after a prefix, as base64 or a data URL: all are traces.
+        trace = find_image_trace([("the WebSocket message", message.content)])
+        if trace is None:
             return
-        if not self.outcomes.websocket_image(flow, policy, reason):
+        if not self.outcomes.websocket_image(flow, policy, f"cannot protect {trace.describe()}"):
             message.drop()

@@ -27,6 +27,7 @@ from proxy.api import create_app
 from proxy.apitypes import ApiConfig
 from proxy.home import HomeLock, check_ports_free, make_private
 from proxy.logsafe import redact_logs
+from proxy.originals import OriginalsVault
 from proxy.outcomes import Outcomes
 from proxy.pairing import Pairing, format_code
 from proxy.policies import DEFAULT_POLICIES
@@ -98,8 +99,18 @@ def _announcement(
         f"  pairing code: {format_code(code)} (type it into the browser extension's "
         f"options; single use)\n"
         f"  home:         {settings.home}\n"
+        f"{_originals_line(settings)}"
         f"  CA cert:      {ca.cert_pem} (SHA-256 {ca.fingerprint_sha256})\n"
         f"{trust_instructions(ca.cert_pem)}"
+    )
+
+
+def _originals_line(settings: Settings) -> str:
+    if not settings.keep_originals:
+        return ""
+    return (
+        f"  originals:    kept, encrypted, in {settings.originals_dir} for "
+        f"{settings.originals_retention_days:g} days (`veil originals` lists them)\n"
     )
 
 
@@ -183,7 +194,12 @@ async def _serve(settings: Settings) -> None:
     )
     # The control API and the announcement come last: the upload protector's running()
     # loads the models first, so that "Veil is running" means ready.
-    addons = default_addons(book, Outcomes(store), Protector(), names)
+    originals = OriginalsVault(
+        settings.originals_dir, settings.originals_key_path, settings.originals_retention_days
+    )
+    addons = default_addons(
+        book, Outcomes(store), Protector(), names, originals, settings.keep_originals
+    )
     announcement = _announcement(settings, ca, len(store.list_policies()), names, pairing.code)
     protector = next(addon for addon in addons if isinstance(addon, UploadProtector))
     master.addons.add(

@@ -27,6 +27,8 @@ EXTENSION_ORIGIN = f"chrome-extension://{EXTENSION_ID}"
 SETTINGS_FILE = "settings.json"
 # A photo whose protection takes longer than this is treated as a failed protection.
 DEFAULT_DEADLINE_S = 60.0
+# How long kept originals stay (when keep_originals is on), and the longest a user may set.
+DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS = 30.0, 3650.0
 # The control API token is the key to every policy: only its owner may read it.
 TOKEN_MODE = 0o600
 
@@ -48,6 +50,10 @@ class Settings:
     connect_overrides: dict[str, str] = field(default_factory=dict)
     # Extra PEM CA bundle trusted for upstream sites, added to the public roots.
     upstream_trusted_ca: str | None = None
+    # Keep each original, encrypted, beside its protected upload (proxy.originals): off by
+    # default, since an original holds what Veil removed; deleted after the retention limit.
+    keep_originals: bool = False
+    originals_retention_days: float = DEFAULT_RETENTION_DAYS
 
     @property
     def ca_dir(self) -> Path:
@@ -64,6 +70,14 @@ class Settings:
     @property
     def paired_origins_path(self) -> Path:
         return self.home / "paired-origins"
+
+    @property
+    def originals_dir(self) -> Path:
+        return self.home / "originals"
+
+    @property
+    def originals_key_path(self) -> Path:
+        return self.home / "originals.key"
 
     @property
     def settings_path(self) -> Path:
@@ -104,6 +118,18 @@ def _check(settings: Settings) -> Settings:
         isinstance(origin, str) and "://" in origin for origin in settings.extension_origins
     ):
         raise ValueError("extension_origins must be a list of origins like chrome-extension://ID")
+    if not isinstance(settings.keep_originals, bool):
+        raise ValueError("keep_originals must be true or false")
+    days = settings.originals_retention_days
+    if (
+        not isinstance(days, int | float)
+        or isinstance(days, bool)
+        or not 0 < days <= MAX_RETENTION_DAYS
+    ):
+        raise ValueError(
+            f"originals_retention_days must be a number of days above 0 and at most "
+            f"{MAX_RETENTION_DAYS:g}, not {days!r}"
+        )
     for host, target in settings.connect_overrides.items():
         try:
             parse_override(f"{host}={target}")

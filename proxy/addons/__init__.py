@@ -8,14 +8,17 @@ from collections.abc import Sequence
 from proxy.addons.connect import ConnectOverride
 from proxy.addons.passthrough import TlsPassthrough
 from proxy.addons.protect import ImageProtector, UploadProtector
+from proxy.addons.retention import OriginalsRetention
 from proxy.addons.streaming import StreamRules
 from proxy.addons.websocket import WebSocketGuard
+from proxy.originals import OriginalsVault
 from proxy.outcomes import Outcomes
 from proxy.policybook import PolicyBook
 
 __all__ = [
     "ConnectOverride",
     "ImageProtector",
+    "OriginalsRetention",
     "StreamRules",
     "TlsPassthrough",
     "UploadProtector",
@@ -25,13 +28,26 @@ __all__ = [
 
 
 def default_addons(
-    book: PolicyBook, outcomes: Outcomes, protector: ImageProtector, filters: Sequence[str]
+    book: PolicyBook,
+    outcomes: Outcomes,
+    protector: ImageProtector,
+    filters: Sequence[str],
+    originals: OriginalsVault | None = None,
+    keep_originals: bool = False,
 ) -> list[object]:
-    """The addons of `veil run`, in hook order: ``filters`` are loaded when it starts."""
-    return [
+    """The addons of `veil run`, in hook order: ``filters`` are loaded when it starts.
+
+    ``originals``: where originals are kept and purged at their limit; each protected
+    image's original goes into it when ``keep_originals`` is on.
+    """
+    kept = originals if keep_originals else None
+    addons: list[object] = [
         TlsPassthrough(book),
         ConnectOverride(),
         StreamRules(book, outcomes),
-        UploadProtector(book, outcomes, protector, filters),
+        UploadProtector(book, outcomes, protector, filters, originals=kept),
         WebSocketGuard(book, outcomes),
     ]
+    if originals is not None:
+        addons.append(OriginalsRetention(originals))
+    return addons

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 
 from mitmproxy import ctx, http
 
@@ -22,6 +22,7 @@ from proxy.adapters import Adapter, Plan, default_adapters, plan_upload
 from proxy.addons.worker import FilterWorker, ImageProtector
 from proxy.decoding import decode_capped
 from proxy.flows import WATCHED, flow_hosts, upload_request
+from proxy.originals import OriginalsVault
 from proxy.outcomes import Outcomes
 from proxy.policies import Policy
 from proxy.policybook import PolicyBook
@@ -51,14 +52,18 @@ class UploadProtector:
         protector: ImageProtector,
         filters: Sequence[str],
         adapters: list[Adapter] | None = None,
+        originals: OriginalsVault | None = None,
     ) -> None:
+        """``originals``: where each protected image's original is kept, when the user keeps
+        them (``keep_originals``); None keeps nothing."""
         self.book = book
         self.outcomes = outcomes
         self.filters = list(filters)  # loaded when the proxy starts
         self.adapters = default_adapters() if adapters is None else adapters
         self.worker = FilterWorker(protector)
+        self.originals = originals
         self.startup_error: str | None = None  # why the filters could not load
-        self._measuring: set[asyncio.Task[None]] = set()
+        self._measuring: set[asyncio.Task[None]] = set()  # work after an upload left
 
     def load(self, loader) -> None:  # type: ignore[no-untyped-def]
         loader.add_option(
@@ -187,11 +192,26 @@ class UploadProtector:
             sizes = [(p.original.width, p.original.height) for p in protected]
             for name, value in plan.finish(body, sizes).headers.items():
                 flow.request.headers[name] = value
-        # The upload leaves now; measuring it for the audit (labels, visibility) comes after.
-        pairs = list(zip(found.slots, protected, strict=True))
-        task = asyncio.create_task(self._measure(flow, policy, pairs))
+        # The upload leaves now; keeping the originals and measuring it for the audit
+        # (labels, visibility) come after.
+        if self.originals is not None:
+            self._after_upload(self._keep_originals(policy, [p.source for p in protected]))
+        self._after_upload(
+            self._measure(flow, policy, list(zip(found.slots, protected, strict=True)))
+        )
+
+    def _after_upload(self, work: Coroutine[None, None, None]) -> None:
+        task = asyncio.create_task(work)
         self._measuring.add(task)
         task.add_done_callback(self._measuring.discard)
+
+    async def _keep_originals(self, policy: Policy, sources: list[bytes]) -> None:
+        assert self.originals is not None
+        for source in sources:
+            try:
+                await asyncio.to_thread(self.originals.keep, source)
+            except (OSError, ValueError):  # the upload left protected: only the copy is lost
+                log.exception("keeping an original of an upload to %s failed", policy.site)
 
     async def _measure(
         self, flow: http.HTTPFlow, policy: Policy, protected: list[tuple[ImageSlot, Protected]]

@@ -1,6 +1,6 @@
 """The `veil` command: `run` (the proxy and its control API), `certs` (and its alias `trust`),
-`filters`, and the batch tools `protect` and `bench`. It sits above every package and imports
-each lazily."""
+`filters`, `audit`, `originals`, and the batch tools `protect` and `bench`. It sits above every
+package and imports each lazily."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from batch.commands import add_commands
 from certs.commands import add_commands as add_certs_commands
 from certs.errors import TrustError
 from proxy.auditcli import add_audit_commands
+from proxy.originalscli import add_originals_commands
 from proxy.settings import load_settings
 
 __all__ = ["main"]
@@ -73,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     filters.set_defaults(handler=_filters)
     add_commands(commands)
     add_audit_commands(commands)
+    add_originals_commands(commands)
     return parser
 
 

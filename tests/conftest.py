@@ -1,5 +1,12 @@
-"""Shared fixtures: real photos from ../shared/data, JPEGs that carry private metadata, the real
-models (loaded once per session), and the ``slow`` marker.
+"""Shared fixtures: the real photos in tests/data, JPEGs that carry private metadata, the real
+models (loaded once per session), the ``slow`` marker, and the data sets kept outside the
+repository (``shared_data``).
+
+The photos in tests/data are public domain or CC0 (tests/data/SOURCES.md), so a clone runs
+the suite on its own. The ImageNet sample and the face sets stay in ../shared/data (or
+``$VEIL_SHARED_DATA``): a test that needs one is marked ``@pytest.mark.shared_data("name")``
+or calls ``shared_data("name")``, and skips, saying where the set comes from, when it is
+absent; with ``CI=true`` a missing set fails the test instead.
 
 A test is slow when it needs the real models or a real ``veil run`` or browser: it uses a
 model fixture, or its module is marked ``slow``/``e2e``. ``pytest -m "not slow"`` runs the
@@ -24,8 +31,19 @@ from filters.base import Toolkit
 from filters.shared.surrogate import Ensemble, Surrogate
 
 REPO = Path(__file__).resolve().parents[1]
+TEST_DATA = REPO / "tests" / "data"
 SHARED_DATA = Path(os.environ.get("VEIL_SHARED_DATA", REPO.parent / "shared" / "data"))
 IMAGENET_SAMPLE = SHARED_DATA / "imagenet-sample"
+FACES = SHARED_DATA / "faces"
+
+# The data sets that stay out of the repository, and what each one is.
+SHARED_SETS = {
+    "imagenet-sample": "250 ImageNet photos, one for every fourth class, with labels.csv; from "
+    "github.com/EliSchwartz/imagenet-sample-images, for non-commercial research only, so "
+    "never in the repository",
+    "faces": "photos of five public figures (one folder each) and three group photos, from "
+    "the examples of github.com/ageitgey/face_recognition",
+}
 
 # EXIF tag numbers used to build and check test photos.
 TAG_MAKE, TAG_MODEL, TAG_ORIENTATION, TAG_SOFTWARE = 0x010F, 0x0110, 0x0112, 0x0131
@@ -33,24 +51,61 @@ IFD_EXIF, IFD_GPS = 0x8769, 0x8825
 TAG_BODY_SERIAL, TAG_DATETIME_ORIGINAL = 0xA431, 0x9003
 
 
+def running_in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"true", "1"}
+
+
+def shared_data(name: str) -> Path:
+    """The folder of the shared data set ``name`` (a key of ``SHARED_SETS``).
+
+    When it is absent or empty, the calling test skips, saying what the set is and where it
+    goes; under ``CI=true`` it fails instead, so a CI run never passes without its data.
+    """
+    folder = SHARED_DATA / name
+    if folder.is_dir() and any(folder.iterdir()):
+        return folder
+    message = (
+        f"needs the shared data set {name!r}, absent from {folder}: {SHARED_SETS[name]}. "
+        f"Put it in ../shared/data/{name} beside the clone, or point VEIL_SHARED_DATA at "
+        "the folder that holds it"
+    )
+    if running_in_ci():
+        pytest.fail(f"CI=true: {message}", pytrace=False)
+    pytest.skip(message)
+
+
+def photo_path(name: str) -> Path:
+    """One of the suite's own photos in tests/data, e.g. ``photo_path("chelsea")``."""
+    return TEST_DATA / f"{name}.jpg"
+
+
 def imagenet_photo(name: str) -> Path:
-    """Path of one photo of the ImageNet sample, e.g. ``imagenet_photo("n01514859_hen")``."""
-    return IMAGENET_SAMPLE / f"{name}.JPEG"
+    """Path of one photo of the ImageNet sample, e.g. ``imagenet_photo("n01514859_hen")``;
+    the test skips (fails under CI=true) without the sample."""
+    return shared_data("imagenet-sample") / f"{name}.JPEG"
 
 
 def public_domain_photo() -> Path:
-    """Grace Hopper's portrait (US Navy, public domain), shipped by matplotlib.
+    """Grace Hopper's portrait (US Navy, public domain; tests/data/SOURCES.md).
 
     For pictures that end up in the repository (screenshots): ImageNet photos must not.
     """
-    import matplotlib.cbook
+    return photo_path("grace_hopper")
 
-    return Path(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+
+def read_labels(folder: Path) -> dict[str, int]:
+    """A benchmark folder's labels.csv: each file's true ImageNet class index."""
+    with open(folder / "labels.csv", newline="") as handle:
+        return {row["file"]: int(row["class_index"]) for row in csv.DictReader(handle)}
 
 
 def imagenet_labels() -> dict[str, int]:
-    with open(IMAGENET_SAMPLE / "labels.csv", newline="") as handle:
-        return {row["file"]: int(row["class_index"]) for row in csv.DictReader(handle)}
+    return read_labels(shared_data("imagenet-sample"))
+
+
+def photo_labels() -> dict[str, int]:
+    """The true ImageNet classes of the tests/data photos that have one, by file name."""
+    return read_labels(TEST_DATA)
 
 
 @functools.cache  # lcms stamps the creation time into the profile: make it once
@@ -141,17 +196,33 @@ def a_record(**changes: object) -> ProtectionRecord:
 
 
 @pytest.fixture
-def hen_path() -> Path:
-    return imagenet_photo("n01514859_hen")
+def photo_file() -> Path:
+    """A real photo as its camera-like JPEG file (Chelsea the cat, 451 x 300)."""
+    return photo_path("chelsea")
 
 
 @pytest.fixture
-def private_jpeg(hen_path: Path) -> bytes:
-    return jpeg_with_private_metadata(hen_path, size=(320, 240))
+def private_jpeg(photo_file: Path) -> bytes:
+    return jpeg_with_private_metadata(photo_file, size=(320, 240))
 
 
 # Fixtures that load real models: a test that uses one is slow.
 MODEL_FIXTURES = frozenset({"surrogate", "protector", "toolkit", "judge"})
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "shared_data(name): needs a data set of ../shared/data (SHARED_SETS in tests/conftest.py);"
+        " skips without it, fails without it under CI=true",
+    )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before any fixture loads a model: a test marked ``shared_data`` needs its data set."""
+    for marker in item.iter_markers("shared_data"):
+        for name in marker.args:
+            shared_data(name)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

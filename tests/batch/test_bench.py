@@ -20,27 +20,29 @@ from batch.results import BenchConfig, PhotoResult, summarise
 from batch.samples import DEFAULT_DATA, BenchError, load_samples, parse_size, prepare_photo
 from batch.upload import simulate_upload
 from filters import Protector
-from tests.conftest import IMAGENET_SAMPLE, imagenet_labels
+from tests.conftest import IMAGENET_SAMPLE, TEST_DATA, imagenet_labels
 from tests.photos import PHOTOS, encoded, opened, real_image
 
 TINY = (160, 120)
 
 
 def tiny_sample(folder: Path, names: tuple[str, ...] = PHOTOS[:2]) -> Path:
-    """A benchmark folder of small real photos with their true labels."""
+    """A benchmark folder of small real photos (tests/data) with their true labels."""
     folder.mkdir(parents=True, exist_ok=True)
-    labels = imagenet_labels()
+    with open(TEST_DATA / "labels.csv", newline="") as handle:
+        labels = {row["file"]: row for row in csv.DictReader(handle)}
     with open(folder / "labels.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["file", "class_index", "wnid", "name"])
         for name in names:
-            file = f"{name}.JPEG"
+            file = f"{name}.jpg"
             (folder / file).write_bytes(encoded(real_image(name, TINY), "JPEG", quality=92))
-            wnid, _, label = name.partition("_")
-            writer.writerow([file, labels[file], wnid, label])
+            row = labels[file]
+            writer.writerow([file, row["class_index"], row["wnid"], row["name"]])
     return folder
 
 
+@pytest.mark.shared_data("imagenet-sample")
 def test_default_data_is_the_shared_sample():
     assert DEFAULT_DATA.resolve() == IMAGENET_SAMPLE.resolve()
     samples = load_samples(DEFAULT_DATA, limit=3)
@@ -67,10 +69,10 @@ def test_parse_size_rejects(text):
         parse_size(text)
 
 
-def test_prepare_photo_rescales_to_the_pixel_count(hen_path):
-    assert prepare_photo(hen_path, None) == hen_path.read_bytes()
-    data = prepare_photo(hen_path, parse_size("2MP"))
-    with Image.open(hen_path) as original, Image.open(io.BytesIO(data)) as big:
+def test_prepare_photo_rescales_to_the_pixel_count(photo_file):
+    assert prepare_photo(photo_file, None) == photo_file.read_bytes()
+    data = prepare_photo(photo_file, parse_size("2MP"))
+    with Image.open(photo_file) as original, Image.open(io.BytesIO(data)) as big:
         assert big.format == "JPEG"
         assert abs(big.width * big.height - 2_000_000) < 0.01 * 2_000_000
         assert abs(big.width / big.height - original.width / original.height) < 0.01

@@ -8,20 +8,22 @@ from PIL import Image
 
 import batch.judge
 from batch.judge import CROP, judge_view
-from tests.conftest import imagenet_labels, imagenet_photo
+from tests.conftest import TEST_DATA, imagenet_labels, imagenet_photo, photo_labels
 
-NAMES = ("n01514859_hen", "n04509417_unicycle", "n07836838_chocolate_sauce", "n02690373_airliner")
+# The suite's own labelled photos (tests/data/labels.csv), then a few of the ImageNet sample.
+NAMES = tuple(photo_labels())
+IMAGENET_NAMES = ("n01514859_hen", "n04509417_unicycle", "n02690373_airliner")
 
 
-def photo(name: str) -> np.ndarray:
-    with Image.open(imagenet_photo(name)) as image:
+def photo(file: str) -> np.ndarray:
+    with Image.open(TEST_DATA / file) as image:
         return np.asarray(image.convert("RGB"))
 
 
 def test_judge_knows_real_photos(judge):
-    labels = imagenet_labels()
+    labels = photo_labels()
     for name in NAMES:
-        truth = labels[f"{name}.JPEG"]
+        truth = labels[name]
         top5 = judge.topk(photo(name), 5)
         assert truth in top5 and len(set(top5)) == 5
         prediction = judge.predict(photo(name))
@@ -30,9 +32,17 @@ def test_judge_knows_real_photos(judge):
         assert 0 < prediction.confidence <= 1
 
 
-def test_noise_is_not_a_hen(judge):
+@pytest.mark.shared_data("imagenet-sample")
+def test_judge_knows_imagenet_photos(judge):
+    labels = imagenet_labels()
+    for name in IMAGENET_NAMES:
+        with Image.open(imagenet_photo(name)) as image:
+            assert labels[f"{name}.JPEG"] in judge.topk(np.asarray(image.convert("RGB")), 5)
+
+
+def test_noise_is_not_a_cat(judge):
     noise = np.random.default_rng(0).integers(0, 256, (240, 320, 3), dtype=np.uint8)
-    assert judge.predict(noise).index != imagenet_labels()[f"{NAMES[0]}.JPEG"]
+    assert judge.predict(noise).index != photo_labels()[NAMES[0]]
 
 
 def test_view_is_the_centre_crop_of_the_short_side_resize():

@@ -13,8 +13,8 @@ def pixels(data: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
 
-def test_profiles_resize_and_recompress(hen_path) -> None:
-    original = pixels(jpeg_with_private_metadata(hen_path, size=(3000, 2000)))
+def test_profiles_resize_and_recompress(photo_file) -> None:
+    original = pixels(jpeg_with_private_metadata(photo_file, size=(3000, 2000)))
     facebook = simulate_upload(original, "facebook")
     instagram = simulate_upload(original, "instagram")
     assert facebook.shape == (1365, 2048, 3)

@@ -13,10 +13,12 @@ from PIL import Image
 from filters import FILTERS, FilterSettings, ProtectionError, Protector
 from filters.codecs import decode
 from filters.shared.faces import Face, find_faces
-from tests.conftest import SHARED_DATA
+from tests.conftest import FACES
 from tests.photos import encoded, opened
 
-FACES = SHARED_DATA / "faces"
+# The group photo of three (one subject, two bystanders) and a PNG with alpha, from the
+# shared faces set.
+needs_faces = pytest.mark.shared_data("faces")
 REDACTIONS = ("faces-blur", "faces-pixelate")
 # OpenCV's own cosine threshold for SFace: at or above it, the same person.
 SFACE_SAME = 0.363
@@ -54,6 +56,7 @@ def redactor() -> Protector:
 
 
 @pytest.mark.parametrize("name", REDACTIONS)
+@needs_faces
 def test_no_redacted_face_matches_its_person(name, redactor, sface):
     data = group_photo()
     protected = redactor.protect(data, [name], seed=1)
@@ -75,6 +78,7 @@ def test_no_redacted_face_matches_its_person(name, redactor, sface):
 
 
 @pytest.mark.parametrize("name", REDACTIONS)
+@needs_faces
 def test_redaction_keeps_size_format_and_everything_but_the_faces(name, redactor):
     data = group_photo()
     out = opened(redactor.protect(data, [name], seed=1).data)
@@ -93,6 +97,7 @@ def test_redaction_keeps_size_format_and_everything_but_the_faces(name, redactor
     assert changed[near].mean() > 0.05
 
 
+@needs_faces
 def test_bystanders_keep_the_subject_and_lose_their_own_faces(redactor):
     data = group_photo()
     protected = redactor.protect(data, ["faces-blur"], seed=1, faces="bystanders")
@@ -114,6 +119,7 @@ def test_bystanders_keep_the_subject_and_lose_their_own_faces(redactor):
     assert none.report["faces-blur"]["redacted"] == 0
 
 
+@needs_faces
 def test_alpha_and_grey_are_kept(redactor):
     with Image.open(FACES / "alex_lacamoire/3.png") as image:
         rgba = image.convert("RGBA")
@@ -127,6 +133,7 @@ def test_alpha_and_grey_are_kept(redactor):
     assert out.mode == "L"
 
 
+@needs_faces
 def test_a_larger_face_gets_larger_blocks(redactor):
     big, small = group_photo(1600, "PNG"), group_photo(600, "PNG")
     sizes = []
@@ -147,6 +154,7 @@ def test_unknown_whose_faces_is_refused():
     assert set(REDACTIONS) <= set(FILTERS)
 
 
+@needs_faces
 def test_a_redaction_is_not_spent_from_the_scene_filters_budget(toolkit):
     from filters.base import Chain
     from filters.faces_blur import FacesBlurFilter

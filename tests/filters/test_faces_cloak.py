@@ -14,10 +14,11 @@ from filters.shared.faces import find_faces
 from filters.shared.sface import SAME_PERSON, SFace
 from filters.shared.ssimulacra2 import ssimulacra2
 from filters.shared.strengths import BUDGETS
-from tests.conftest import SHARED_DATA
+from tests.conftest import FACES
 from tests.photos import encoded
 
-FACES = SHARED_DATA / "faces"
+# Identity tests: SFace must match the same person's face before the cloak, in real photos.
+pytestmark = pytest.mark.shared_data("faces")
 
 
 @pytest.fixture(scope="module")

@@ -32,8 +32,8 @@ def stripped(data: bytes) -> tuple[bytes, dict]:
     return encode(result.photo), result.report
 
 
-def test_private_jpeg_fields_removed_orientation_icc_pixels_kept(hen_path):
-    data = jpeg_with_private_metadata(hen_path, size=(320, 240), orientation=6)
+def test_private_jpeg_fields_removed_orientation_icc_pixels_kept(photo_file):
+    data = jpeg_with_private_metadata(photo_file, size=(320, 240), orientation=6)
     out, report = stripped(data)
     image, original = opened(out), opened(data)
     exif = image.getexif()

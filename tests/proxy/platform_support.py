@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 from PIL import Image
 
-from tests.conftest import IFD_GPS, imagenet_photo, jpeg_with_private_metadata
+from tests.conftest import IFD_GPS, jpeg_with_private_metadata, photo_path
 from tests.e2e import Received, Upstream, VeilProcess, serve_site, start_veil
 
 DOMAIN = "veil-test.example"
@@ -99,7 +99,7 @@ def start_veil_for_platforms(
 
 def phone_photo() -> bytes:
     """A phone-like JPEG with GPS, serials, XMP, IPTC and a comment; small so filters are quick."""
-    return jpeg_with_private_metadata(imagenet_photo("n01514859_hen"), size=(96, 72))
+    return jpeg_with_private_metadata(photo_path("chelsea"), size=(96, 72))
 
 
 def pixels(data: bytes) -> tuple[str, tuple[int, int], bytes]:

@@ -18,7 +18,7 @@ from proxy.adapters import (
     plan_upload,
 )
 from proxy.multipart import parse_multipart
-from tests.conftest import imagenet_photo, jpeg_with_private_metadata
+from tests.conftest import jpeg_with_private_metadata, photo_path
 from tests.proxy.test_multipart import BOUNDARY, field, file_part, form_body
 
 FORM = f"multipart/form-data; boundary={BOUNDARY}"
@@ -27,7 +27,7 @@ URLENCODED = "application/x-www-form-urlencoded"
 
 @pytest.fixture(scope="module")
 def photo() -> bytes:
-    return jpeg_with_private_metadata(imagenet_photo("n01514859_hen"), size=(64, 48))
+    return jpeg_with_private_metadata(photo_path("chelsea"), size=(64, 48))
 
 
 def req(method: str, path: str, body: bytes = b"", query=(), **headers: str) -> UploadRequest:

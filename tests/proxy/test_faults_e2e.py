@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import imagenet_photo, jpeg_with_private_metadata
+from tests.conftest import jpeg_with_private_metadata, photo_path
 from tests.e2e import REPO, Upstream, VeilProcess, free_port, serve_site, start_veil
 
 pytestmark = pytest.mark.e2e
@@ -63,8 +63,8 @@ def test_kill_9_mid_upload_sends_nothing_and_the_audit_survives(
 ) -> None:
     home = tmp_path / "home"
     veil = start_veil(home, upstream, {SITE: ["metadata", "pfgsm"]})
-    small = jpeg_with_private_metadata(imagenet_photo("n01514859_hen"), size=(160, 120))
-    big = jpeg_with_private_metadata(imagenet_photo("n01514859_hen"), size=(4000, 3000))
+    small = jpeg_with_private_metadata(photo_path("chelsea"), size=(160, 120))
+    big = jpeg_with_private_metadata(photo_path("chelsea"), size=(4000, 3000))
     try:
         with veil.client() as client:
             client.put(f"https://{SITE}/before", content=small).raise_for_status()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.conftest import IFD_GPS, imagenet_photo, jpeg_with_private_metadata
+from tests.conftest import IFD_GPS, jpeg_with_private_metadata, photo_path
 from tests.e2e import Upstream, VeilProcess, serve_site, start_veil
 from tests.proxy.hostile import hostile_cases
 
@@ -43,7 +43,7 @@ def veil(tmp_path_factory: pytest.TempPathFactory, upstream: Upstream) -> Iterat
 
 @pytest.fixture(scope="module")
 def photo() -> bytes:
-    return jpeg_with_private_metadata(imagenet_photo("n01514859_hen"), size=(160, 120))
+    return jpeg_with_private_metadata(photo_path("chelsea"), size=(160, 120))
 
 
 def _read_head(sock: socket.socket) -> bytes:

@@ -16,7 +16,7 @@ from PIL import Image
 
 from filters.codecs import decode
 from filters.shared.surrogate import Surrogate
-from tests.conftest import IFD_GPS, imagenet_photo, jpeg_with_private_metadata
+from tests.conftest import IFD_GPS, jpeg_with_private_metadata, photo_path
 from tests.e2e import Upstream, VeilProcess, serve_site, start_veil
 
 pytestmark = pytest.mark.e2e
@@ -48,7 +48,7 @@ def veil(tmp_path_factory: pytest.TempPathFactory, upstream: Upstream) -> Iterat
 
 @pytest.fixture(scope="module")
 def photo() -> bytes:
-    return jpeg_with_private_metadata(imagenet_photo("n01514859_hen"), size=(400, 300))
+    return jpeg_with_private_metadata(photo_path("chelsea"), size=(400, 300))
 
 
 def multipart_body(image: bytes, filename: str = "holiday.jpg") -> bytes:
@@ -255,7 +255,7 @@ def test_startup_output_says_where_things_are(veil: VeilProcess) -> None:
 def test_other_requests_flow_while_a_photo_is_protected(
     veil: VeilProcess, upstream: Upstream
 ) -> None:
-    big = jpeg_with_private_metadata(imagenet_photo("n01514859_hen"), size=(4000, 3000))
+    big = jpeg_with_private_metadata(photo_path("chelsea"), size=(4000, 3000))
     finished: list[str] = []
 
     def slow_upload() -> None:
@@ -298,6 +298,7 @@ def test_a_tunnel_opened_before_protection_does_not_carry_the_next_upload(
     assert upstream.bodies("/upload/through-old-tunnel") == []
 
 
+@pytest.mark.shared_data("faces")
 def test_faces_and_scene_are_protected_in_one_upload(
     veil: VeilProcess, upstream: Upstream, surrogate: Surrogate
 ) -> None:
@@ -305,9 +306,9 @@ def test_faces_and_scene_are_protected_in_one_upload(
 
     from filters.shared.faces import find_faces
     from filters.shared.sface import SAME_PERSON, SFace, aligned, alignment
-    from tests.conftest import SHARED_DATA
+    from tests.conftest import FACES
 
-    with Image.open(SHARED_DATA / "faces/groups/two_people.jpg") as image:
+    with Image.open(FACES / "groups/two_people.jpg") as image:
         image = image.convert("RGB")
         image.thumbnail((640, 640))
         original = io.BytesIO()

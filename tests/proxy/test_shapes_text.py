@@ -14,7 +14,7 @@ from proxy import shapes
 from proxy.multipart import MalformedBody
 from proxy.shapes.textimage import decode_text_image, encode_text_image
 from proxy.uploads import ImageSlot, find_images, rewrite_body
-from tests.conftest import imagenet_photo, jpeg_with_private_metadata
+from tests.conftest import jpeg_with_private_metadata, photo_path
 from tests.proxy.test_multipart import BOUNDARY, field, form_body
 
 FORM = f"multipart/form-data; boundary={BOUNDARY}"
@@ -22,13 +22,13 @@ FORM = f"multipart/form-data; boundary={BOUNDARY}"
 
 @pytest.fixture(scope="module")
 def photo() -> bytes:
-    return jpeg_with_private_metadata(imagenet_photo("n01514859_hen"), size=(64, 48))
+    return jpeg_with_private_metadata(photo_path("chelsea"), size=(64, 48))
 
 
 @pytest.fixture(scope="module")
 def png() -> bytes:
     buffer = io.BytesIO()
-    Image.open(imagenet_photo("n01440764_tench")).resize((40, 30)).save(buffer, "PNG")
+    Image.open(photo_path("coffee")).resize((40, 30)).save(buffer, "PNG")
     return buffer.getvalue()
 
 

@@ -37,8 +37,8 @@ def store(db_path: Path) -> Iterator[Store]:
 
 
 @pytest.fixture
-def thumbnail(hen_path: Path) -> bytes:
-    image = Image.open(hen_path).convert("RGB")
+def thumbnail(photo_file: Path) -> bytes:
+    image = Image.open(photo_file).convert("RGB")
     image.thumbnail((64, 64))
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=80)

@@ -13,7 +13,7 @@ import zstandard
 
 from proxy import streamguard
 from proxy.streamguard import MAX_BUFFERED_BODY, StreamGuard, should_stream
-from tests.conftest import imagenet_photo, jpeg_with_private_metadata
+from tests.conftest import jpeg_with_private_metadata, photo_path
 from tests.proxy.test_multipart import BOUNDARY, field, file_part, form_body
 
 FORM = f"multipart/form-data; boundary={BOUNDARY}"
@@ -22,7 +22,7 @@ CHUNK = 64 * 1024
 
 @pytest.fixture(scope="module")
 def photo() -> bytes:
-    return jpeg_with_private_metadata(imagenet_photo("n01514859_hen"), size=(64, 48))
+    return jpeg_with_private_metadata(photo_path("chelsea"), size=(64, 48))
 
 
 def video_bytes(size: int, seed: int = 1) -> bytes:

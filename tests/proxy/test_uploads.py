@@ -10,7 +10,7 @@ from PIL import Image
 from proxy import uploads
 from proxy.multipart import MalformedBody, parse_multipart
 from proxy.uploads import ImageSlot, find_images, rewrite_body
-from tests.conftest import imagenet_photo, jpeg_with_private_metadata
+from tests.conftest import jpeg_with_private_metadata, photo_path
 from tests.proxy.test_multipart import BOUNDARY, field, file_part, form_body, noisy_bytes
 
 FORM = f"multipart/form-data; boundary={BOUNDARY}"
@@ -18,13 +18,13 @@ FORM = f"multipart/form-data; boundary={BOUNDARY}"
 
 @pytest.fixture(scope="module")
 def photo() -> bytes:
-    return jpeg_with_private_metadata(imagenet_photo("n01514859_hen"), size=(96, 72))
+    return jpeg_with_private_metadata(photo_path("chelsea"), size=(96, 72))
 
 
 @pytest.fixture(scope="module")
 def png() -> bytes:
     buffer = io.BytesIO()
-    Image.open(imagenet_photo("n01440764_tench")).resize((40, 30)).save(buffer, "PNG")
+    Image.open(photo_path("coffee")).resize((40, 30)).save(buffer, "PNG")
     return buffer.getvalue()
 
 
@@ -168,7 +168,7 @@ def test_public_surface_matches_all() -> None:
 
 
 def encoded_as(fmt: str, **options: object) -> bytes:
-    image = Image.open(imagenet_photo("n01440764_tench")).convert("RGB").resize((32, 24))
+    image = Image.open(photo_path("coffee")).convert("RGB").resize((32, 24))
     buffer = io.BytesIO()
     image.save(buffer, fmt, **options)
     return buffer.getvalue()

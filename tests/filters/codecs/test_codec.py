@@ -49,8 +49,8 @@ def test_jpeg_untouched_pixels_are_copied_bit_for_bit(private_jpeg):
     assert len(out) == len(private_jpeg)
 
 
-def test_jpeg_codec_keeps_all_metadata_and_orientation(hen_path):
-    data = jpeg_with_private_metadata(hen_path, size=(320, 240), orientation=6)
+def test_jpeg_codec_keeps_all_metadata_and_orientation(photo_file):
+    data = jpeg_with_private_metadata(photo_file, size=(320, 240), orientation=6)
     for photo in (decode(data), changed(decode(data))):
         out = opened(encode(photo))
         assert out.size == (320, 240)  # pixels not transposed
@@ -176,8 +176,8 @@ def test_decompression_bomb_is_refused_before_decoding(side):
         decode(bytes(data))
 
 
-def test_thumbnail_is_small_and_upright(hen_path):
-    photo = decode(jpeg_with_private_metadata(hen_path, size=(320, 240), orientation=6))
+def test_thumbnail_is_small_and_upright(photo_file):
+    photo = decode(jpeg_with_private_metadata(photo_file, size=(320, 240), orientation=6))
     assert orientation(photo) == 6
     thumb = Image.open(io.BytesIO(thumbnail(photo)))
     assert thumb.format == "JPEG" and thumb.size == (192, 256)  # rotated for display

@@ -98,8 +98,8 @@ def test_new_pixels_fit_the_original_size(kind):
     assert np.abs(again.pixels.astype(int) - photo.pixels).mean() < 12
 
 
-def test_jpeg_keeps_subsampling_and_progressive_when_tables_coarsen(hen_path):
-    data = jpeg_with_private_metadata(hen_path, size=SIZE)
+def test_jpeg_keeps_subsampling_and_progressive_when_tables_coarsen(photo_file):
+    data = jpeg_with_private_metadata(photo_file, size=SIZE)
     data = encoded(opened(data), "JPEG", quality=95, subsampling=0, progressive=True)
     out = encode_to_size(changed(decode(data)), len(data))
     image = opened(out)

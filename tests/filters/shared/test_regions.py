@@ -4,25 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from filters.shared.regions import MASK_EDGE, REGIONS, _segment_people, find_regions, person_mask
-from tests.conftest import SHARED_DATA
-from tests.photos import PHOTOS, real_image
-
-FACES = SHARED_DATA / "faces"
-
-
-def face_photo(name: str, edge: int = 320) -> np.ndarray:
-    """A photo of people from the shared faces set, long edge ``edge`` pixels."""
-    with Image.open(FACES / name) as image:
-        image = image.convert("RGB")
-        image.thumbnail((edge, edge), Image.Resampling.LANCZOS)
-        return np.asarray(image)
+from tests.photos import PHOTOS, face_photo, real_image
 
 
 def test_a_face_confirms_the_person_around_it():
-    pixels = face_photo("obama/1.jpg")
+    pixels = face_photo("grace_hopper")
     mask, faces = person_mask(pixels)
     assert faces == 1
     assert max(mask.shape) == MASK_EDGE
@@ -32,6 +20,7 @@ def test_a_face_confirms_the_person_around_it():
     assert np.array_equal(regions.mask("person"), mask)
 
 
+@pytest.mark.shared_data("faces")
 def test_each_person_of_a_group_is_found():
     mask, faces = person_mask(face_photo("groups/two_people.jpg", edge=480))
     assert faces == 2
@@ -40,7 +29,7 @@ def test_each_person_of_a_group_is_found():
     assert mask[:, :half].mean() > 0.1 and mask[:, half:].mean() > 0.1
 
 
-def test_the_segmenter_alone_would_call_a_hen_a_person():
+def test_the_segmenter_alone_would_call_a_cat_a_person():
     pixels = np.asarray(real_image(PHOTOS[0]))
     assert (_segment_people(pixels) > 0.5).mean() > 0.1  # why the face check exists
     mask, faces = person_mask(pixels)

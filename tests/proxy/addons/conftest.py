@@ -19,7 +19,7 @@ from proxy.outcomes import Outcomes
 from proxy.policies import Policy
 from proxy.policybook import PolicyBook
 from proxy.store import Store
-from tests.conftest import a_record, imagenet_photo, jpeg_with_private_metadata
+from tests.conftest import a_record, jpeg_with_private_metadata, photo_path
 
 SITE = "photos.example.com"
 
@@ -120,7 +120,7 @@ def outcomes(store: Store) -> Outcomes:
 
 @pytest.fixture(scope="module")
 def photo() -> bytes:
-    return jpeg_with_private_metadata(imagenet_photo("n01514859_hen"), size=(160, 120))
+    return jpeg_with_private_metadata(photo_path("chelsea"), size=(160, 120))
 
 
 def flow_for(

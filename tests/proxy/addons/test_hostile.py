@@ -10,11 +10,11 @@ from mitmproxy.test import taddons
 from proxy.addons.protect import UploadProtector
 from proxy.decoding import decode_capped
 from proxy.outcomes import BLOCK_STATUS
-from tests.conftest import imagenet_photo, jpeg_with_private_metadata
+from tests.conftest import jpeg_with_private_metadata, photo_path
 from tests.proxy.addons.conftest import SITE, FakeProtector, flow_for
 from tests.proxy.hostile import Hostile, hostile_cases
 
-CASES = hostile_cases(jpeg_with_private_metadata(imagenet_photo("n01514859_hen"), size=(64, 48)))
+CASES = hostile_cases(jpeg_with_private_metadata(photo_path("chelsea"), size=(64, 48)))
 GPS_TAG = b"GPS"  # the private EXIF the photo carries, by name in its IFD
 
 

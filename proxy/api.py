@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from aiohttp import web
 
 from filters import describe_strengths
+from filters.codecs.formats import sniff_format
 from proxy.apiguard import MAX_BODY_BYTES, guard
 from proxy.apipaths import MAX_INT
 from proxy.apitypes import (
@@ -30,6 +31,7 @@ from proxy.apitypes import (
     json_response,
 )
 from proxy.openapi import API_PREFIX, PAIR_PATH, openapi_spec
+from proxy.originals import MEDIA_TYPES, OriginalsError, OriginalsVault
 from proxy.pairing import Pairing, PairingError
 from proxy.policies import parse_policy
 from proxy.sites import normalize_site
@@ -48,6 +50,7 @@ RETRY_AFTER_S = 2
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 # What /health says of trust in Veil's CA (``certs.keeper.CaKeeper.status``); None: nothing.
 TRUST_KEY = web.AppKey("trust", Callable[[], Mapping[str, object]] | None)
+ORIGINALS_KEY = web.AppKey("originals", OriginalsVault | None)
 
 
 def _busy_is_503(handler: Handler) -> Handler:
@@ -89,7 +92,12 @@ def _changed(request: web.Request) -> None:
 
 
 async def health(request: web.Request) -> web.Response:
-    body: dict[str, object] = {"status": "ok", "version": request.app[CONFIG_KEY].version}
+    config = request.app[CONFIG_KEY]
+    body: dict[str, object] = {
+        "status": "ok",
+        "version": config.version,
+        "keep_originals": config.keep_originals,
+    }
     trust = request.app[TRUST_KEY]
     if trust is not None:
         body["trust"] = dict(trust())
@@ -187,6 +195,27 @@ async def get_thumbnail(request: web.Request) -> web.Response:
     return web.Response(body=data, content_type=kind)
 
 
+async def get_original(request: web.Request) -> web.Response:
+    """The photo as it was before Veil changed it, when the user keeps originals."""
+    entry_id = _entry_id(request)
+    entry = request.app[STORE_KEY].get_audit(entry_id)
+    if entry is None:
+        raise ApiError(404, "no such audit entry")
+    vault = request.app[ORIGINALS_KEY]
+    sha256 = entry.record.sha256_before if entry.record else None
+    if vault is None or not sha256:
+        raise ApiError(404, "no original is kept for this upload")
+    try:
+        data = await asyncio.to_thread(vault.read, sha256)
+    except OriginalsError as error:
+        raise ApiError(404, str(error)) from None
+    kind = MEDIA_TYPES.get(sniff_format(data) or "", "application/octet-stream")
+    name = f"original-{entry_id}.{kind.rpartition('/')[2].replace('octet-stream', 'bin')}"
+    # An original holds what Veil removed: no cache keeps a copy.
+    headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
+    return web.Response(body=data, content_type=kind, headers=headers)
+
+
 async def stats(request: web.Request) -> web.Response:
     return json_response(request.app[STORE_KEY].stats())
 
@@ -213,6 +242,7 @@ def _routes() -> list[web.RouteDef]:
         get("/audit", list_audit),
         get("/audit/{id}", get_audit),
         get("/audit/{id}/thumbnails/{which}", get_thumbnail),
+        get("/audit/{id}/original", get_original),
         get("/stats", stats),
         get("/openapi.json", openapi),
     ]
@@ -226,12 +256,15 @@ def create_app(
     on_policies_changed: Callable[[], None] | None = None,
     pairing: Pairing | None = None,
     trust: Callable[[], Mapping[str, object]] | None = None,
+    originals: OriginalsVault | None = None,
 ) -> web.Application:
     """The control API application; ``filters`` lists {"name", "description"} of each filter.
 
     ``pairing`` holds the code and the paired origins; by default a fresh one that allows
     ``config.allowed_origins`` and announces its codes nowhere. ``trust`` describes Veil's
     CA for /health (fingerprint, whether trust must be renewed, the command that does it).
+    ``originals``: where kept originals are read from (with ``config.keep_originals`` on, or
+    kept earlier and still within their limit).
     """
     app = web.Application(middlewares=[guard], client_max_size=MAX_BODY_BYTES)
     app[STORE_KEY] = store
@@ -240,5 +273,6 @@ def create_app(
     app[ON_POLICIES_CHANGED_KEY] = on_policies_changed
     app[PAIRING_KEY] = pairing or Pairing(config.allowed_origins)
     app[TRUST_KEY] = trust
+    app[ORIGINALS_KEY] = originals
     app.add_routes(_routes())
     return app

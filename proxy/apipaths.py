@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from proxy.audit import THUMBNAIL_KINDS
+from proxy.originals import MEDIA_TYPES
 from proxy.sites import SITE_PATTERN
 
 __all__ = ["MAX_INT", "PAIR_PATH", "SITE_SCHEMA", "operations", "ref"]
@@ -77,6 +78,12 @@ def operations(max_page: int) -> dict[str, Any]:
         "description": "The thumbnail image",
         "content": {kind: {} for kind in ("image/jpeg", "image/png", "image/webp")},
     }
+    original = _get("The photo as uploaded, when originals are kept", "Error", 400, 404)
+    original["parameters"] = [_ID]
+    original["responses"]["200"] = {
+        "description": "The original, decrypted",
+        "content": {kind: {} for kind in [*MEDIA_TYPES.values(), "application/octet-stream"]},
+    }
     put = {
         "summary": "Create or replace a site's policy (site may be left out of the body)",
         "parameters": [_SITE],
@@ -127,6 +134,7 @@ def operations(max_page: int) -> dict[str, Any]:
         "/audit": {"get": _get("Audit log, newest first", "AuditPage", 400, parameters=page)},
         "/audit/{id}": {"get": _get("One audit entry", "AuditEntry", 400, 404, parameters=[_ID])},
         "/audit/{id}/thumbnails/{which}": {"get": thumbnail},
+        "/audit/{id}/original": {"get": original},
         "/stats": {"get": _get("Totals over the audit log", "Stats")},
         "/openapi.json": {"get": _get("This description", "OpenApi")},
     }

@@ -110,8 +110,16 @@ _COUNTS = {"type": "object", "additionalProperties": {"type": "integer", "minimu
 _SCHEMAS: dict[str, Any] = {
     "Error": _object({"error": {"type": "string"}}),
     "Health": _object(
-        {"status": {"type": "string", "enum": ["ok"]}, "version": {"type": "string"}, **_TRUST},
-        required=["status", "version"],
+        {
+            "status": {"type": "string", "enum": ["ok"]},
+            "version": {"type": "string"},
+            "keep_originals": {
+                "type": "boolean",
+                "description": "Whether each upload's original is kept, encrypted.",
+            },
+            **_TRUST,
+        },
+        required=["status", "version", "keep_originals"],
     ),
     "PairRequest": _object(
         {"code": {"type": "string", "description": "The pairing code `veil run` printed."}}

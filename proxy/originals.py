@@ -21,7 +21,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-__all__ = ["KeptOriginal", "OriginalsError", "OriginalsVault"]
+__all__ = ["MEDIA_TYPES", "KeptOriginal", "OriginalsError", "OriginalsVault"]
 
 MAGIC = b"VEIL-ORIGINAL-1\n"
 _KEPT_AT = struct.Struct(">d")  # seconds since the epoch, when the original was kept
@@ -31,6 +31,15 @@ FILE_MODE, DIR_MODE = 0o600, 0o700
 SUFFIX = ".veil-original"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 SECONDS_PER_DAY = 86_400.0
+# What a kept original is served as, by the format its bytes show (filters.codecs.formats).
+MEDIA_TYPES = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+    "GIF": "image/gif",
+    "HEIF": "image/heic",
+    "AVIF": "image/avif",
+}
 
 
 class OriginalsError(ValueError):

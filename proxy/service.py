@@ -177,6 +177,9 @@ async def _serve(settings: Settings) -> None:
     )
     master = DumpMaster(options, with_termlog=False, with_dumper=False)
     keeper.on_new(functools.partial(use_new_ca, master.addons.get("tlsconfig")))
+    originals = OriginalsVault(
+        settings.originals_dir, settings.originals_key_path, settings.originals_retention_days
+    )
     origins = tuple(settings.extension_origins)
     pairing = Pairing(origins, settings.paired_origins_path)
     app = create_app(
@@ -186,17 +189,16 @@ async def _serve(settings: Settings) -> None:
             port=settings.api_port,
             allowed_origins=origins,
             proxy_port=settings.proxy_port,
+            keep_originals=settings.keep_originals,
         ),
         filter_infos,
         on_policies_changed=book.reload,
         pairing=pairing,
         trust=keeper.status,
+        originals=originals,
     )
     # The control API and the announcement come last: the upload protector's running()
     # loads the models first, so that "Veil is running" means ready.
-    originals = OriginalsVault(
-        settings.originals_dir, settings.originals_key_path, settings.originals_retention_days
-    )
     addons = default_addons(
         book, Outcomes(store), Protector(), names, originals, settings.keep_originals
     )

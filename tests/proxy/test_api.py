@@ -342,7 +342,8 @@ async def test_filters_health_and_stats(client: TestClient, store: Store, audit_
     assert [s["name"] for s in strengths] == ["invisible", "subtle", "strong"]
     assert [s["name"] for s in strengths if s["default"]] == ["invisible"]
     assert strengths[0]["replaces"] == ["low", "medium"] and strengths[2]["replaces"] == ["high"]
-    assert await (await client.get(url("/health"))).json() == {"status": "ok", "version": "0.1.0"}
+    health = await (await client.get(url("/health"))).json()
+    assert health == {"status": "ok", "version": "0.1.0", "keep_originals": False}
     assert await (await client.get(url("/stats"))).json() == store.stats()
 
 
@@ -416,6 +417,7 @@ async def test_real_responses_match_spec(
         ("GET", "/audit/{id}/thumbnails/{which}", f"/audit/{entry}/thumbnails/before", None),
         ("GET", "/audit/{id}/thumbnails/{which}", f"/audit/{entry}/thumbnails/after", None),
         ("GET", "/audit/{id}/thumbnails/{which}", f"/audit/{entry}/thumbnails/x", None),
+        ("GET", "/audit/{id}/original", f"/audit/{entry}/original", None),
         ("GET", "/stats", "/stats", None),
         ("GET", "/openapi.json", "/openapi.json", None),
     ]

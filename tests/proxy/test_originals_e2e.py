@@ -1,5 +1,6 @@
 """Keeping originals through a real `veil run`: off by default (nothing kept), and when on,
-the site gets the protected photo while `veil originals get` gives the original back."""
+the site gets the protected photo while the control API and `veil originals get` give the
+original back."""
 
 from __future__ import annotations
 
@@ -51,6 +52,8 @@ def test_kept_originals_come_back_and_nothing_is_kept_by_default(
                 path = f"/{home.name}"
                 client.put(f"https://{SITE}{path}", content=photo).raise_for_status()
             (row,) = veil.audit(SITE, path)
+            health = veil.api("GET", "/health").json()
+            served = veil.api("GET", f"/audit/{row['id']}/original")
         finally:
             veil.stop()
         (sent,) = upstream.bodies(path)
@@ -58,7 +61,9 @@ def test_kept_originals_come_back_and_nothing_is_kept_by_default(
         assert row["sha256_before"] == hashlib.sha256(photo).hexdigest()
         listed = _veil(home, "originals", "list")
         assert listed.returncode == 0, listed.stderr
+        assert health["keep_originals"] is keep
         if not keep:
+            assert served.status_code == 404, served.text
             assert listed.stdout.startswith("0 originals kept") and "is off" in listed.stdout
             assert not (home / "originals").exists() and not (home / "originals.key").exists()
             continue

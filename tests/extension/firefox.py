@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import itertools
 import json
 import os
@@ -308,10 +309,11 @@ class Firefox:
         assert self.bidi is not None, "Firefox is not started"
         return self.bidi
 
-    def install_extension(self, folder: Path) -> str:
-        """Install an unpacked extension as a temporary add-on; its id."""
+    def install_extension(self, path: Path) -> str:
+        """Install an extension (a folder, or an .xpi) as a temporary add-on; its id."""
+        kind = "archivePath" if path.is_file() else "path"
         result = self.session.command(
-            "webExtension.install", extensionData={"type": "path", "path": str(folder)}
+            "webExtension.install", extensionData={"type": kind, "path": str(path)}
         )
         return result["extension"]
 
@@ -321,10 +323,8 @@ class Firefox:
 
     def stop(self) -> None:
         if self.bidi is not None:
-            try:
+            with contextlib.suppress(Exception):  # Firefox may be gone already
                 self.bidi.command("session.end", timeout=10)
-            except Exception:  # noqa: BLE001 - Firefox may be gone already
-                pass
             self.bidi.close()
             self.bidi = None
         if self.process is not None and self.process.poll() is None:

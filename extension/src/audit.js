@@ -2,6 +2,7 @@
 
 import { send } from "./lib/ext.js";
 import { faceBoxes, facesInWords } from "./lib/faces.js";
+import { countOf, formatDate, formatNumber, formatPercent } from "./lib/format.js";
 
 const $ = (id) => document.getElementById(id);
 const PAGE = 50;
@@ -14,7 +15,7 @@ function el(tag, text, className) {
 }
 
 function percent(confidence) {
-  return confidence === null ? "" : ` (${Math.round(confidence * 100)}%)`;
+  return confidence === null ? "" : ` (${formatPercent(confidence)})`;
 }
 
 function fact(list, term, value) {
@@ -50,7 +51,7 @@ function card(entry) {
   const article = el("article", undefined, `entry ${entry.outcome}`);
   article.dataset.id = entry.id;
   const header = el("header");
-  const time = el("time", new Date(entry.time).toLocaleString());
+  const time = el("time", formatDate(entry.time));
   time.dateTime = entry.time;
   header.append(el("span", entry.outcome, `outcome ${entry.outcome}`), el("strong", entry.site), time,
     el("span", `${entry.method} ${entry.path}`, "muted"));
@@ -73,19 +74,19 @@ function card(entry) {
   }
   if (entry.visibility) fact(facts, "Visible change", visibility(entry));
   fact(facts, "Faces", facesInWords(entry));
-  if (entry.ssim !== null) fact(facts, "Quality", `SSIM ${entry.ssim.toFixed(3)}, PSNR ${entry.psnr === null ? "∞" : entry.psnr.toFixed(1)} dB`);
+  if (entry.ssim !== null) fact(facts, "Quality", `SSIM ${formatNumber(entry.ssim, 3)}, PSNR ${entry.psnr === null ? "∞" : formatNumber(entry.psnr, 1)} dB`);
   fact(facts, "Filters", entry.filters.length ? `${entry.filters.join(", ")} (${entry.strength})` : "");
-  if (entry.size_before !== null) fact(facts, "Size", `${entry.size_before} → ${entry.size_after ?? "–"} bytes`);
-  if (entry.elapsed_ms !== null) fact(facts, "Took", `${Math.round(entry.elapsed_ms)} ms`);
+  if (entry.size_before !== null) fact(facts, "Size", `${formatNumber(entry.size_before)} → ${typeof entry.size_after === "number" ? formatNumber(entry.size_after) : "–"} bytes`);
+  if (entry.elapsed_ms !== null) fact(facts, "Took", `${formatNumber(entry.elapsed_ms)} ms`);
   article.append(facts);
   return article;
 }
 
 /** The change in words, then the measures beside what the platform's own JPEG does. */
 function visibility(entry) {
-  const butter = (value) => (value === null ? "" : `, Butteraugli ${value.toFixed(1)}`);
-  const ours = `SSIMULACRA2 ${entry.ssimulacra2.toFixed(1)}${butter(entry.butteraugli)}`;
-  const platform = `${entry.platform_ssimulacra2.toFixed(1)}${butter(entry.platform_butteraugli)}`;
+  const butter = (value) => (value === null ? "" : `, Butteraugli ${formatNumber(value, 1)}`);
+  const ours = `SSIMULACRA2 ${formatNumber(entry.ssimulacra2, 1)}${butter(entry.butteraugli)}`;
+  const platform = `${formatNumber(entry.platform_ssimulacra2, 1)}${butter(entry.platform_butteraugli)}`;
   return `${entry.visibility} (${ours}; the platform's own compression: ${platform})`;
 }
 
@@ -97,8 +98,8 @@ async function load() {
     for (const name of page.sites) {
       if (!known.has(name)) $("site").append(new Option(name, name));
     }
-    $("summary").textContent = `${page.total} upload${page.total === 1 ? "" : "s"}${site ? ` to ${site}` : ""}` +
-      (page.total > page.items.length ? `, newest ${page.items.length} shown` : "");
+    $("summary").textContent = `${countOf(page.total, "upload")}${site ? ` to ${site}` : ""}` +
+      (page.total > page.items.length ? `, newest ${formatNumber(page.items.length)} shown` : "");
     $("entries").replaceChildren(...page.items.map(card));
     $("notice").hidden = true;
   } catch (error) {

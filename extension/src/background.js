@@ -11,24 +11,49 @@ const UPLOAD_METHODS = new Set(["POST", "PUT", "PATCH"]);
 // Veil measures a protected photo for its audit after the upload has left: look again a
 // little later, when the row is there (a 12 MP photo takes a second or two).
 const AUDIT_AGAIN_MS = [2000, 8000];
+// Veil's own answer when it blocks an upload (proxy/outcomes.py): 403 with this header.
+const BLOCKED_HEADER = "x-veil-blocked";
 
 // Listeners at top level: an MV3 worker is woken by the event and must find them registered.
 ext.onStart(() => state.applyRouting().then(state.refresh).catch(console.warn));
 ext.everyMinute("refresh", () => state.refresh().catch(console.warn));
 if (ext.perRequestProxy) ext.onProxyRequest((details) => state.proxyFor(hostOf(details.url)));
 ext.onRequestDone(
-  (details) => state.requestFailed(hostOf(details.url), details.error).catch(console.warn),
+  (details) =>
+    state.requestFailed(hostOf(details.url), details.error)
+      .then((veilDown) => veilDown && showStopped(details, { why: "down" }))
+      .catch(console.warn),
   (details) => {
     if (!UPLOAD_METHODS.has(details.method)) return;
     state.refresh().catch(console.warn);
     for (const delay of AUDIT_AGAIN_MS) setTimeout(() => state.refresh().catch(console.warn), delay);
   },
 );
+ext.onPageLoaded((details) => {
+  const refusal = veilRefusal(details.responseHeaders);
+  if (refusal !== null) showStopped(details, { why: "blocked", reason: refusal }).catch(console.warn);
+});
 ext.onMessage((request) => {
   const handler = HANDLERS[request && request.type];
   if (!handler) return Promise.reject(new Error(`unknown request ${request && request.type}`));
   return handler(request);
 });
+
+/** Why Veil blocked the page's request (its header), or null when Veil did not. */
+function veilRefusal(headers) {
+  const found = (headers || []).find((header) => header.name.toLowerCase() === BLOCKED_HEADER);
+  return found ? found.value || "protection failed" : null;
+}
+
+/** A page (a form post, a link) to a protected site was stopped: instead of the browser's
+ * bare error or Veil's plain-text refusal, the tab shows Veil's page saying why and what to do. */
+function showStopped(details, params) {
+  if (details.type !== "main_frame" || details.tabId < 0) return Promise.resolve();
+  // Where "back" goes: the page again for a plain visit, the page that sent a form otherwise.
+  const back = details.method === "GET" ? details.url : details.originUrl || details.initiator || "";
+  const query = new URLSearchParams({ ...params, site: hostOf(details.url), back });
+  return ext.showInTab(details.tabId, `blocked.html?${query}`);
+}
 
 function policyBody(policy) {
   return Object.fromEntries(POLICY_FIELDS.filter((key) => key in policy).map((key) => [key, policy[key]]));
@@ -51,23 +76,22 @@ async function unpair() {
 async function site({ tabId }) {
   const host = hostOf(await ext.tabUrl(tabId));
   const status = await state.status();
-  const running = status.running;
-  const { policies, defaults } = await state.load();
+  const { policies, defaults, siteStats } = await state.load();
   const policy = host ? bestPolicy(policies, host) : null;
-  let filters = [];
-  let strengths = [];
-  let protectedHere = 0;
-  if (running) {
-    const api = await state.client();
-    const [known, levels, stats] = await Promise.all([api.filters(), api.strengths(), api.stats()]);
-    filters = known;
-    strengths = levels;
-    const under = policy ? policy.site : host;
-    protectedHere = stats.sites
-      .filter((entry) => siteMatches(under, entry.site))
-      .reduce((sum, entry) => sum + entry.protected, 0);
-  }
+  const { filters, strengths } = await choicesNow(status);
+  const protectedHere = protectedUnder(siteStats, policy ? policy.site : host);
   return { host, policy, defaults, filters, strengths, protectedHere, status };
+}
+
+/** Uploads protected under a site, as of Veil's last answer (status() has just asked it;
+ * while Veil is down, the pages mark the count as the last known). */
+function protectedUnder(siteStats, site) {
+  return siteStats.filter((entry) => siteMatches(site, entry.site)).reduce((sum, entry) => sum + entry.protected, 0);
+}
+
+/** The filters and strengths to offer: Veil's own, or the last known when it cannot answer. */
+function choicesNow(status) {
+  return state.choices(status.running).catch(() => state.choices(false));
 }
 
 /** Change a site's policy (created from the defaults when it has none). */
@@ -112,13 +136,11 @@ const HANDLERS = {
   deletePolicy,
   setDefaults,
   options: async () => {
-    await state.refresh();
-    const { apiPort, defaults, policies, token } = await state.load();
-    const api = token ? await state.client() : null;
-    const [filters, strengths] = api
-      ? await Promise.all([api.filters().catch(() => []), api.strengths().catch(() => [])])
-      : [[], []];
-    return { apiPort, defaults, policies, filters, strengths, status: await state.status() };
+    const status = await state.status();
+    const { apiPort, defaults, policies, siteStats } = await state.load();
+    const { filters, strengths } = await choicesNow(status);
+    const counts = Object.fromEntries(policies.map((policy) => [policy.site, protectedUnder(siteStats, policy.site)]));
+    return { apiPort, defaults, policies, counts, filters, strengths, status };
   },
   addSite: ({ site }) => setPolicy({ site: normalizeHost(site), changes: {} }),
   audit: async ({ site, limit }) => {

@@ -2,6 +2,7 @@
 
 import { send } from "./lib/ext.js";
 import { showWhoseFaces } from "./lib/faces.js";
+import { formatNumber } from "./lib/format.js";
 import { showStrengths, strengthName } from "./lib/strengths.js";
 
 const $ = (id) => document.getElementById(id);
@@ -18,32 +19,56 @@ function cell(...children) {
   return td;
 }
 
-function siteRow(policy) {
+function siteRow(policy, editable) {
   const row = document.createElement("tr");
   const enabled = document.createElement("input");
   enabled.type = "checkbox";
   enabled.checked = policy.enabled;
+  enabled.disabled = !editable;
   enabled.setAttribute("aria-label", `Protect ${policy.site}`);
   enabled.addEventListener("change", () => act("setPolicy", { site: policy.site, changes: { enabled: enabled.checked } }));
   const remove = document.createElement("button");
   remove.type = "button";
   remove.textContent = "Remove";
+  remove.disabled = !editable;
   remove.setAttribute("aria-label", `Remove ${policy.site}`);
   remove.addEventListener("click", () => act("deletePolicy", { site: policy.site }));
-  row.append(cell(policy.site), cell(enabled), cell(policy.filters.join(", ")), cell(strengthName(policy.strength, view.strengths)), cell(remove));
+  const count = cell(formatNumber(view.counts[policy.site] || 0));
+  count.className = "number";
+  row.append(cell(policy.site), cell(enabled), cell(policy.filters.join(", ")), cell(strengthName(policy.strength, view.strengths)), count, cell(remove));
   return row;
 }
 
+function pairState(status) {
+  if (!status.paired) return "Not paired.";
+  if (status.running) return `Paired with Veil on port ${view.apiPort}.`;
+  return `Paired, but Veil does not answer on port ${view.apiPort}.`;
+}
+
 function render() {
-  const { status, defaults } = view;
+  const { status } = view;
   $("api-port").value = view.apiPort;
-  $("pair-state").textContent = !status.paired
-    ? "Not paired."
-    : status.running
-      ? `Paired with Veil on port ${view.apiPort}.`
-      : `Paired, but Veil does not answer on port ${view.apiPort}.`;
+  $("pair-state").textContent = pairState(status);
   showNotice(status.problem && status.problem.kind !== "blocked" ? status.problem.message : "");
-  $("sites").replaceChildren(...view.policies.map(siteRow));
+  // Before pairing, only pairing: the sites and defaults appear once Veil is paired.
+  for (const id of ["sites-section", "defaults-section", "links"]) $(id).hidden = !status.paired;
+  $("after-pairing").hidden = status.paired;
+  if (status.paired) renderSites(status.running);
+  renderDefaults();
+}
+
+/** The sites Veil protects; while it does not answer, the last known ones, unchangeable. */
+function renderSites(running) {
+  $("sites-state").textContent = running
+    ? ""
+    : "Veil is not running: these are the last known sites and counts. Start Veil (veil run) to change them.";
+  $("sites-state").hidden = running;
+  $("sites").replaceChildren(...view.policies.map((policy) => siteRow(policy, running)));
+  $("add-fields").disabled = !running;
+}
+
+function renderDefaults() {
+  const { defaults } = view;
   // Before Veil answers, the defaults' own names (with no description to show).
   const known = view.filters.length ? view.filters : defaults.filters.map((name) => ({ name, description: "" }));
   $("default-filters").replaceChildren(

@@ -2,6 +2,7 @@
 
 import { send } from "./lib/ext.js";
 import { showWhoseFaces } from "./lib/faces.js";
+import { countOf } from "./lib/format.js";
 import { showStrengths } from "./lib/strengths.js";
 
 const $ = (id) => document.getElementById(id);
@@ -19,41 +20,62 @@ function currentPolicy() {
 }
 
 function render() {
+  const { host, status } = view;
+  showNotice(status.paired && status.problem ? status.problem.message : "");
+  // Before pairing, only pairing: nothing else here can work yet.
+  $("pair-first").hidden = status.paired;
+  $("audit-link").hidden = !status.paired;
+  $("options-link").hidden = !status.paired;
+  $("nosite").hidden = !status.paired || Boolean(host);
+  $("site").hidden = !status.paired || !host;
+  if (status.paired && host) renderSite();
+}
+
+function renderSite() {
   const { host, policy, status } = view;
-  if (!status.paired) showNotice("Not paired with Veil yet: open Options and enter the pairing code that `veil run` printed.");
-  else if (status.problem) showNotice(status.problem.message);
-  else showNotice("");
-  $("nosite").hidden = Boolean(host);
-  $("site").hidden = !host;
-  if (!host) return;
   const shown = currentPolicy();
   const on = Boolean(policy && policy.enabled);
+  // Every change is Veil's to make: while it does not answer, the controls stay in view, disabled.
+  const editable = status.running;
   $("host").textContent = host;
   $("state").textContent = on ? "protected" : "not protected";
   $("state").className = on ? "ok" : "off";
   $("under").textContent = policy && policy.site !== host ? ` (policy for ${policy.site})` : "";
   $("toggle").checked = on;
-  $("toggle").disabled = !status.running;
-  $("filters").replaceChildren(
-    ...view.filters.map((filter) => {
-      const label = document.createElement("label");
-      const box = document.createElement("input");
-      box.type = "checkbox";
-      box.value = filter.name;
-      box.checked = shown.filters.includes(filter.name);
-      box.disabled = !on;
-      box.addEventListener("change", changeFilters);
-      label.title = box.title = filter.description; // on the box too: read out with its name
-      label.append(box, filter.name);
-      return label;
-    }),
-  );
+  $("toggle").disabled = !editable;
+  $("filters").replaceChildren(...filterChoices(shown).map((filter) => filterBox(filter, shown, on && editable)));
   showStrengths($("strength"), $("strength-hint"), view.strengths, shown.strength);
-  $("strength").disabled = !on;
+  $("strength").disabled = !on || !editable;
   showWhoseFaces($("faces"), shown.faces);
-  $("faces").disabled = !on;
-  $("count").textContent = `${view.protectedHere} upload${view.protectedHere === 1 ? "" : "s"} protected here`;
+  $("faces").disabled = !on || !editable;
+  $("count").textContent = countText(view.protectedHere, status);
   $("audit-link").href = `audit.html?site=${encodeURIComponent(policy ? policy.site : host)}`;
+}
+
+/** Veil's filters; before Veil ever answered, at least the policy's own (no description). */
+function filterChoices(shown) {
+  return view.filters.length ? view.filters : shown.filters.map((name) => ({ name, description: "" }));
+}
+
+function filterBox(filter, shown, enabled) {
+  const label = document.createElement("label");
+  const box = document.createElement("input");
+  box.type = "checkbox";
+  box.value = filter.name;
+  box.checked = shown.filters.includes(filter.name);
+  box.disabled = !enabled;
+  box.addEventListener("change", changeFilters);
+  label.title = box.title = filter.description; // on the box too: read out with its name
+  label.append(box, filter.name);
+  return label;
+}
+
+/** "2 uploads protected here", marked when it is the last count Veil gave. */
+function countText(count, status) {
+  const text = `${countOf(count, "upload")} protected here`;
+  if (status.running) return text;
+  const refused = status.problem && status.problem.kind === "unpaired";
+  return `${text} · last known, ${refused ? "Veil refused this browser" : "Veil is not running"}`;
 }
 
 async function update(changes) {

@@ -32,12 +32,17 @@ PROTECTED = "photos.veil-test.example"
 # Set VEIL_SCREENSHOTS=docs/screenshots to refresh the README's screenshots.
 SCREENSHOTS = os.environ.get("VEIL_SCREENSHOTS")
 
-# A photo site's upload page: a form whose photo is sent with fetch, as sites do.
+# A photo site's upload page: a form whose photo is sent with fetch, as sites do, and a plain
+# form whose post is a top-level navigation (what Veil's own page replaces when it is stopped).
 UPLOAD_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Photos</title>
 </head><body><h1>Share a photo</h1>
 <form id="form"><input type="file" id="photo" name="file" accept="image/*">
 <input id="path" value="/upload/photo" aria-label="path"><input name="caption" value="Our holiday">
 <button>Upload</button></form><p id="result"></p>
+<h2>Or as a plain form</h2>
+<form id="native" method="post" enctype="multipart/form-data" action="/upload/form">
+<input type="file" id="native-photo" name="file" accept="image/*" aria-label="photo">
+<button id="native-send">Send</button></form>
 <script>
 document.getElementById("form").addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -142,21 +147,17 @@ def trust_veil(veil: VeilProcess, browser_home: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
-@pytest.fixture(scope="module")
-def browser(
-    playwright: Playwright,
-    veil: VeilProcess,
-    site: PhotoSite,
-    browser_home: Path,
-) -> Iterator[BrowserContext]:
-    home = browser_home
-    install_nss_trust(site.ca, home / ".pki" / "nssdb")  # type: ignore[attr-defined]
-    trust_veil(veil, home)
+def launch_chromium(
+    playwright: Playwright, home: Path, site: PhotoSite, profile: str, locale: str | None = None
+) -> BrowserContext:
+    """Headless Chromium with the unpacked extension; ``locale`` sets its language."""
+    language = [f"--lang={locale}"] if locale else []
     context = playwright.chromium.launch_persistent_context(
-        str(home / "profile"),
+        str(home / profile),
         executable_path=str(CHROMIUM),
         headless=True,
-        env={**os.environ, "HOME": str(home)},
+        locale=locale,
+        env={**os.environ, "HOME": str(home), **({"LANGUAGE": locale} if locale else {})},
         args=[
             "--headless=new",
             "--no-sandbox",
@@ -168,20 +169,38 @@ def browser(
             f"--disable-extensions-except={EXTENSION_SRC}",
             f"--load-extension={EXTENSION_SRC}",
             f"--host-resolver-rules=MAP {PROTECTED} 127.0.0.1:{site.port}",
+            *language,
         ],
     )
     context.set_default_timeout(30_000)
+    return context
+
+
+@pytest.fixture(scope="module")
+def browser(
+    playwright: Playwright,
+    veil: VeilProcess,
+    site: PhotoSite,
+    browser_home: Path,
+) -> Iterator[BrowserContext]:
+    install_nss_trust(site.ca, browser_home / ".pki" / "nssdb")  # type: ignore[attr-defined]
+    trust_veil(veil, browser_home)
+    context = launch_chromium(playwright, browser_home, site, "profile")
     yield context
     context.close()
+
+
+def extension_worker(browser: BrowserContext) -> Worker:
+    worker = browser.service_workers[0] if browser.service_workers else None
+    worker = worker or browser.wait_for_event("serviceworker")
+    assert worker.url == f"chrome-extension://{EXTENSION_ID}/background.js"
+    return worker
 
 
 @pytest.fixture(scope="module")
 def worker(browser: BrowserContext) -> Worker:
     """The extension's service worker, for what only it can read (badge, storage, tabs)."""
-    worker = browser.service_workers[0] if browser.service_workers else None
-    worker = worker or browser.wait_for_event("serviceworker")
-    assert worker.url == f"chrome-extension://{EXTENSION_ID}/background.js"
-    return worker
+    return extension_worker(browser)
 
 
 @pytest.fixture
@@ -190,15 +209,20 @@ def extension_page(browser: BrowserContext, worker: Worker) -> Iterator[Callable
     pages: list[Page] = []
 
     def open_page(path: str) -> Page:
-        page = browser.new_page()
-        page.set_viewport_size({"width": 900, "height": 700})
-        page.goto(f"chrome-extension://{EXTENSION_ID}/{path}")
+        page = open_extension_page(browser, path)
         pages.append(page)
         return page
 
     yield open_page
     for page in pages:
         page.close()
+
+
+def open_extension_page(browser: BrowserContext, path: str) -> Page:
+    page = browser.new_page()
+    page.set_viewport_size({"width": 900, "height": 700})
+    page.goto(f"chrome-extension://{EXTENSION_ID}/{path}")
+    return page
 
 
 def wait_until(check: Callable[[], object], timeout_s: float = 20.0) -> object:

@@ -16,15 +16,19 @@ from pathlib import Path
 import httpx
 import pytest
 from PIL import Image
-from playwright.sync_api import BrowserContext, Page, Worker, expect
+from playwright.sync_api import BrowserContext, Page, Playwright, Worker, expect
 
 from tests.conftest import IFD_GPS, jpeg_with_private_metadata, public_domain_photo
 from tests.e2e import VeilProcess
 from tests.extension.conftest import (
     CHROMIUM,
+    EXTENSION_ID,
     PROTECTED,
     HostilePage,
     PhotoSite,
+    extension_worker,
+    launch_chromium,
+    open_extension_page,
     pairing_code,
     screenshot,
     trust_veil,
@@ -37,6 +41,7 @@ pytestmark = [
 ]
 
 SITE_URL = f"https://{PROTECTED}/"
+STOPPED_PAGE = re.compile(rf"^chrome-extension://{EXTENSION_ID}/blocked\.html\?")
 OpenPage = Callable[[str], Page]
 
 
@@ -74,11 +79,34 @@ def tab_id(worker: Worker, url: str) -> int:
 def upload(page: Page, name: str, data: bytes, path: str) -> None:
     page.fill("#path", path)
     page.set_input_files("#photo", files=[{"name": name, "mimeType": "image/jpeg", "buffer": data}])
-    page.click("button")
+    page.click("#form button")
+
+
+def post_form(page: Page, name: str, data: bytes) -> None:
+    """Send the photo with the plain form: a top-level POST, as a page without script does."""
+    files = [{"name": name, "mimeType": "image/jpeg", "buffer": data}]
+    page.set_input_files("#native-photo", files=files)
+    page.click("#native-send")
+
+
+def test_before_pairing_only_pairing_is_shown(extension_page: OpenPage, tmp_path: Path) -> None:
+    popup = extension_page("popup.html")
+    popup.set_viewport_size({"width": 380, "height": 300})
+    expect(popup.locator("#pair-first")).to_be_visible()
+    expect(popup.locator("#pair-first")).to_contain_text("veil run")
+    for hidden in ("#site", "#nosite", "#audit-link", "#options-link", "#notice"):
+        expect(popup.locator(hidden)).to_be_hidden()
+    screenshot(popup, "popup-unpaired.png", tmp_path)
+    options = extension_page("options.html")
+    expect(options.locator("#pair-state")).to_have_text("Not paired.")
+    expect(options.locator("#pair-form")).to_be_visible()
+    for hidden in ("#sites-section", "#add-form", "#defaults-section", "#links"):
+        expect(options.locator(hidden)).to_be_hidden()
+    screenshot(options, "options-unpaired.png", tmp_path)
 
 
 def test_pairing_from_the_options_page(
-    veil: VeilProcess, worker: Worker, extension_page: OpenPage
+    veil: VeilProcess, worker: Worker, extension_page: OpenPage, tmp_path: Path
 ) -> None:
     options = extension_page("options.html")
     expect(options.locator("#pair-state")).to_have_text("Not paired.")
@@ -92,9 +120,12 @@ def test_pairing_from_the_options_page(
         f"Paired with Veil on port {veil.api_port}."
     )
     expect(options.locator("#sites")).to_contain_text("*.imgur.com")  # the API's default policies
+    expect(options.locator("#defaults-section")).to_be_visible()
+    expect(options.locator("#sites-state")).to_be_hidden()
     stored = worker.evaluate("chrome.storage.local.get(['token', 'proxyPort'])")
     assert stored == {"token": veil.token, "proxyPort": veil.proxy_port}
     assert not (veil.home / "paired-origins").exists(), "the fixed origin needs no record"
+    screenshot(options, "options.png", tmp_path)
 
 
 def test_popup_toggle_changes_the_policy(
@@ -164,7 +195,18 @@ def test_upload_is_protected_and_audited(
         entry["outcome"] == "protected"
         and entry["sha256_after"] == hashlib.sha256(sent).hexdigest()
     )
-    wait_until(lambda: badge(worker) == "1")
+    try:
+        wait_until(lambda: badge(worker) == "1")
+    except AssertionError:
+        print(
+            "DEBUG",
+            badge(worker),
+            worker.evaluate("chrome.action.getTitle({})"),
+            worker.evaluate("chrome.storage.session.get(null)"),
+            worker.evaluate("chrome.storage.local.get(['protectedCount','siteStats'])"),
+            veil.api("GET", "/stats").json(),
+        )
+        raise
 
     broken = photo[: len(photo) // 3]  # a JPEG by its bytes, truncated: Veil blocks it
     upload(site_tab, "broken.jpg", broken, "/upload/broken")
@@ -300,6 +342,56 @@ def test_whose_faces_in_the_default_policy(
     wait_until(lambda: worker.evaluate(stored) == "all")
 
 
+def test_a_blocked_form_upload_shows_veils_page(
+    veil: VeilProcess, site: PhotoSite, site_tab: Page, photo: bytes, tmp_path: Path
+) -> None:
+    site_tab.goto(SITE_URL)
+    post_form(site_tab, "broken.jpg", photo[: len(photo) // 3])  # truncated: Veil blocks it
+    expect(site_tab).to_have_url(STOPPED_PAGE)
+    expect(site_tab.locator("#blocked")).to_be_visible()
+    expect(site_tab.locator("#blocked .notice")).to_contain_text(f"sent to {PROTECTED}")
+    expect(site_tab.locator("#reason")).to_contain_text("cannot decode this JPEG")
+    expect(site_tab.locator("#blocked .notice")).to_contain_text("the original photo was not sent")
+    expect(site_tab.locator("#audit-link")).to_have_attribute(
+        "href", f"audit.html?site={PROTECTED}"
+    )
+    expect(site_tab.locator("#back")).to_have_attribute(
+        "href", re.compile(rf"^https://{PROTECTED}")
+    )
+    assert [r for r in site.received if r.path == "/upload/form"] == []
+    [entry] = [e for e in veil.audit(PROTECTED) if e["path"] == "/upload/form"]
+    assert entry["outcome"] == "blocked"
+    site_tab.set_viewport_size({"width": 900, "height": 600})
+    screenshot(site_tab, "blocked-upload.png", tmp_path)
+    site_tab.goto(SITE_URL)  # the upload page again, for the tests after
+
+
+def test_dates_and_numbers_in_the_browsers_language(
+    playwright: Playwright, veil: VeilProcess, site: PhotoSite, browser_home: Path, tmp_path: Path
+) -> None:
+    german = launch_chromium(playwright, browser_home, site, "profile-de", locale="de-DE")
+    try:
+        extension_worker(german)
+        options = open_extension_page(german, "options.html")
+        options.fill("#api-port", str(veil.api_port))
+        options.fill("#code", pairing_code(veil))
+        options.click("#pair-form button")
+        expect(options.locator("#pair-state")).to_have_text(
+            f"Paired with Veil on port {veil.api_port}."
+        )
+        audit = open_extension_page(german, f"audit.html?site={PROTECTED}")
+        first = audit.locator("article.protected").first
+        # German: 02.12.2026, 23:29, and a decimal comma.
+        expect(first.locator("time")).to_have_text(
+            re.compile(r"^\d{2}\.\d{2}\.\d{4}, \d{2}:\d{2}$")
+        )
+        expect(first.locator("dl")).to_contain_text(re.compile(r"SSIM \d,\d{3}"))
+        expect(first.locator("dl")).to_contain_text(re.compile(r"\d\.\d{3} → \d"))  # bytes
+        screenshot(audit, "audit-de.png", tmp_path)
+    finally:
+        german.close()
+
+
 HOSTILE_SCRIPT = """
 const results = {};
 async function attempt(name, request) {
@@ -361,6 +453,7 @@ def test_with_veil_stopped_uploads_fail_closed_and_the_extension_says_why(
     site_tab: Page,
     extension_page: OpenPage,
     photo: bytes,
+    tmp_path: Path,
 ) -> None:
     veil.stop()
     upload(site_tab, "after-stop.jpg", photo, "/upload/after-stop")
@@ -378,3 +471,53 @@ def test_with_veil_stopped_uploads_fail_closed_and_the_extension_says_why(
         f"Veil is not running, so {PROTECTED} was not contacted"
     )
     expect(popup.locator("#toggle")).to_be_disabled()
+    # The last known figures and choices, in view but marked, and nothing that cannot work.
+    expect(popup.locator("#count")).to_have_text(
+        "3 uploads protected here · last known, Veil is not running"
+    )
+    boxes = popup.locator("#filters input")
+    expect(boxes).not_to_have_count(0)
+    for index in range(boxes.count()):
+        expect(boxes.nth(index)).to_be_disabled()
+    expect(popup.locator("#filters input[value=metadata]")).to_be_checked()
+    expect(popup.locator("#strength")).to_be_disabled()
+    expect(popup.locator("#strength")).to_have_value("invisible")
+    expect(popup.locator("#faces")).to_be_disabled()
+    popup.set_viewport_size({"width": 380, "height": 360})
+    screenshot(popup, "popup-down.png", tmp_path)
+
+    options = extension_page("options.html")
+    expect(options.locator("#pair-state")).to_have_text(
+        f"Paired, but Veil does not answer on port {veil.api_port}."
+    )
+    expect(options.locator("#sites-state")).to_contain_text("last known")
+    row = options.locator("#sites tr", has_text=PROTECTED)
+    expect(row.locator("td.number")).to_have_text("3")
+    for control in ("#sites input", "#sites button"):
+        controls = options.locator(control)
+        expect(controls).not_to_have_count(0)
+        for index in range(controls.count()):
+            expect(controls.nth(index)).to_be_disabled()
+    expect(options.locator("#new-site")).to_be_disabled()
+    expect(options.locator("#add-form button")).to_be_disabled()
+    screenshot(options, "options-down.png", tmp_path)
+
+
+def test_with_veil_stopped_a_form_upload_shows_how_to_start_it(
+    site: PhotoSite, site_tab: Page, photo: bytes, tmp_path: Path
+) -> None:
+    expect(site_tab.locator("#native")).to_be_visible()  # loaded while Veil ran
+    post_form(site_tab, "after-stop.jpg", photo)
+    expect(site_tab).to_have_url(STOPPED_PAGE)
+    down = site_tab.locator("#down")
+    expect(down).to_be_visible()
+    expect(down.locator("h1")).to_have_text("Veil is not running")
+    expect(down).to_contain_text(f"the browser did not contact {PROTECTED}")
+    for command in ("veil run", "make run", "veil service install"):
+        expect(down.locator("code", has_text=command)).to_be_visible()
+    expect(site_tab.locator("#blocked")).to_be_hidden()
+    site_tab.click("#check")
+    expect(site_tab.locator("#check-result")).to_have_text("Veil still does not answer.")
+    assert [r for r in site.received if r.path == "/upload/form"] == []
+    site_tab.set_viewport_size({"width": 900, "height": 600})
+    screenshot(site_tab, "blocked-down.png", tmp_path)

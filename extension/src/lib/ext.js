@@ -64,6 +64,11 @@ export function openPage(path) {
   return api.tabs.create({ url: pageUrl(path) });
 }
 
+/** Show one of the extension's pages in place of what a tab shows. */
+export function showInTab(tabId, path) {
+  return api.tabs.update(tabId, { url: pageUrl(path) });
+}
+
 /** Chromium: route by a PAC script (null clears Veil's routing). */
 export function setPacScript(data) {
   if (data === null) return api.proxy.settings.clear({ scope: "regular" });
@@ -86,6 +91,12 @@ export function everyMinute(name, listener) {
 export function onStart(listener) {
   api.runtime.onStartup.addListener(listener);
   api.runtime.onInstalled.addListener(listener);
+}
+
+/** Top-level pages that loaded, with their response headers (details.responseHeaders). */
+export function onPageLoaded(listener) {
+  const filter = { urls: ["http://*/*", "https://*/*"], types: ["main_frame"] };
+  api.webRequest.onCompleted.addListener(listener, filter, ["responseHeaders"]);
 }
 
 /** Requests that failed (details.error) and that completed (details.statusCode). */

@@ -29,6 +29,10 @@ export async function load() {
       policies: [],
       defaults: { ...DEFAULT_POLICY },
       protectedCount: 0,
+      // Last known figures and choices, shown (marked as such) while Veil is down.
+      siteStats: [],
+      knownFilters: [],
+      knownStrengths: [],
       blockedSeen: null,
       ...stored,
     };
@@ -97,7 +101,7 @@ export async function refresh() {
   const api = await client();
   try {
     const [policies, stats, health] = await Promise.all([api.policies(), api.stats(), api.health()]);
-    await save({ policies, protectedCount: stats.by_outcome.protected });
+    await save({ policies, protectedCount: stats.by_outcome.protected, siteStats: stats.sites });
     await applyRouting();
     await clearProblem("down", "unpaired");
     await noticeTrust(health.trust);
@@ -144,10 +148,11 @@ async function noticeBlocked(api, blocked) {
   }
 }
 
-/** A request to a protected host failed: if the proxy was unreachable, say so. */
+/** A request to a protected host failed: if the proxy was unreachable, say so (and answer
+ * true, so that a page can say it too). */
 export async function requestFailed(host, error) {
-  if (!isRouted((await load()).policies, host)) return;
-  if (!/PROXY|TUNNEL|NS_ERROR_CONNECTION_REFUSED/i.test(error)) return;
+  if (!isRouted((await load()).policies, host)) return false;
+  if (!/PROXY|TUNNEL|NS_ERROR_CONNECTION_REFUSED/i.test(error)) return false;
   const message = `Veil is not running, so ${host} was not contacted and nothing was sent ` +
     "unprotected. Start Veil (`veil run`) and try again.";
   const current = await problem();
@@ -155,6 +160,18 @@ export async function requestFailed(host, error) {
     Date.now() - Date.parse(current.time) > 30000;
   await setProblem("down", message, host);
   if (fresh) await ext.notify(`veil-down-${host}`, "Upload held back", message);
+  return true;
+}
+
+/** The filters and strengths Veil offers: asked while it runs, the last known ones otherwise. */
+export async function choices(running) {
+  if (running) {
+    const api = await client();
+    const [knownFilters, knownStrengths] = await Promise.all([api.filters(), api.strengths()]);
+    await save({ knownFilters, knownStrengths });
+  }
+  const { knownFilters, knownStrengths } = await load();
+  return { filters: knownFilters, strengths: knownStrengths };
 }
 
 /** For the pages: where things stand. */

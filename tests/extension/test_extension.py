@@ -195,18 +195,9 @@ def test_upload_is_protected_and_audited(
         entry["outcome"] == "protected"
         and entry["sha256_after"] == hashlib.sha256(sent).hexdigest()
     )
-    try:
-        wait_until(lambda: badge(worker) == "1")
-    except AssertionError:
-        print(
-            "DEBUG",
-            badge(worker),
-            worker.evaluate("chrome.action.getTitle({})"),
-            worker.evaluate("chrome.storage.session.get(null)"),
-            worker.evaluate("chrome.storage.local.get(['protectedCount','siteStats'])"),
-            veil.api("GET", "/stats").json(),
-        )
-        raise
+    # The worker looks again 2 s and 8 s after an upload, then once a minute: on a busy
+    # machine the audit row can come after the first two looks.
+    wait_until(lambda: badge(worker) == "1", timeout_s=75)
 
     broken = photo[: len(photo) // 3]  # a JPEG by its bytes, truncated: Veil blocks it
     upload(site_tab, "broken.jpg", broken, "/upload/broken")

@@ -16,8 +16,10 @@ from filters.shared.quality import delta_e2000, ssim
 from filters.shared.strengths import BUDGETS
 from tests.photos import PHOTOS, encoded, opened, real_image
 
-# Photos the surrogate can be fooled on at 320 x 240 (measured).
-FOOLABLE = ("n01440764_tench", "n02096177_cairn", "n03259280_Dutch_oven")
+# Photos the surrogate can be fooled on at 320 x 240 (measured): of the suite's own, only
+# grace_hopper (not chelsea nor coffee, which it keeps calling a cat and an espresso), so the
+# other three come from the shared ImageNet sample (skipped without it).
+FOOLABLE = ("grace_hopper", "n01440764_tench", "n02096177_cairn", "n03259280_Dutch_oven")
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +71,7 @@ def test_label_changes_with_colours_and_budget_kept(edgefool, surrogate, name):
 
 
 def test_a_stronger_setting_changes_more(edgefool):
-    photo = decode(encoded(real_image(FOOLABLE[1]), "PNG"))
+    photo = decode(encoded(real_image(PHOTOS[1]), "PNG"))
     low = edgefool(photo, FilterSettings("invisible", seed=0))
     high = edgefool(photo, FilterSettings("strong", seed=0))
     before = lab(photo.pixels)
@@ -80,7 +82,7 @@ def test_a_stronger_setting_changes_more(edgefool):
 
 
 def test_same_seed_same_bytes(edgefool):
-    photo = decode(encoded(real_image(FOOLABLE[2], size=(200, 150)), "JPEG", quality=88))
+    photo = decode(encoded(real_image(PHOTOS[2], size=(200, 150)), "JPEG", quality=88))
     first = edgefool(photo, FilterSettings("invisible", seed=9))
     second = edgefool(photo, FilterSettings("invisible", seed=9))
     assert encode(first.photo) == encode(second.photo)
@@ -88,7 +90,7 @@ def test_same_seed_same_bytes(edgefool):
 
 
 def test_grey_photo_stays_grey(edgefool):
-    photo = decode(encoded(real_image(FOOLABLE[0]).convert("L"), "PNG"))
+    photo = decode(encoded(real_image(PHOTOS[0]).convert("L"), "PNG"))
     # strong: at the milder strengths the SSIMULACRA2 floor leaves too little to fool it.
     result = edgefool(photo, FilterSettings("strong", seed=0))
     assert opened(encode(result.photo)).mode == "L"
@@ -97,7 +99,7 @@ def test_grey_photo_stays_grey(edgefool):
 
 @pytest.mark.parametrize("strength", ["invisible", "strong"])
 def test_the_strengths_ssimulacra2_floor_holds(edgefool, strength):
-    photo = decode(encoded(real_image(FOOLABLE[0]), "PNG"))
+    photo = decode(encoded(real_image(PHOTOS[0]), "PNG"))
     result = edgefool(photo, FilterSettings(strength, seed=0))
     floor = BUDGETS[strength].perceptual.ssimulacra2_min
     assert ScreenFit(photo.pixels).score(result.photo.pixels) >= floor - 0.5

@@ -51,7 +51,8 @@ function render() {
   $("pair-state").textContent = pairState(status);
   showNotice(status.problem && status.problem.kind !== "blocked" ? status.problem.message : "");
   // Before pairing, only pairing: the sites and defaults appear once Veil is paired.
-  for (const id of ["sites-section", "defaults-section", "links"]) $(id).hidden = !status.paired;
+  for (const id of ["sites-section", "defaults-section"]) $(id).hidden = !status.paired;
+  $("links").hidden = !status.paired || !status.running; // the audit is Veil's to read
   $("after-pairing").hidden = status.paired;
   if (status.paired) renderSites(status.running);
   renderDefaults();

@@ -24,7 +24,7 @@ function render() {
   showNotice(status.paired && status.problem ? status.problem.message : "");
   // Before pairing, only pairing: nothing else here can work yet.
   $("pair-first").hidden = status.paired;
-  $("audit-link").hidden = !status.paired;
+  $("audit-link").hidden = !status.paired || !status.running; // the audit is Veil's to read
   $("options-link").hidden = !status.paired;
   $("nosite").hidden = !status.paired || Boolean(host);
   $("site").hidden = !status.paired || !host;
@@ -39,6 +39,7 @@ function renderSite() {
   const editable = status.running;
   $("host").textContent = host;
   $("state").textContent = on ? "protected" : "not protected";
+  $("held").hidden = !on || editable;
   $("state").className = on ? "ok" : "off";
   $("under").textContent = policy && policy.site !== host ? ` (policy for ${policy.site})` : "";
   $("toggle").checked = on;

@@ -29,8 +29,10 @@ from tests.e2e import REPO, Upstream, VeilProcess, free_port, serve_site, start_
 EXTENSION_SRC = REPO / "extension" / "src"
 CHROMIUM = Path("/usr/bin/chromium")
 PROTECTED = "photos.veil-test.example"
-# Set VEIL_SCREENSHOTS=docs/screenshots to refresh the README's screenshots.
+# Set VEIL_SCREENSHOTS=docs/screenshots to refresh the README's screenshots (these names);
+# every other state's screenshot goes to the test's temporary folder.
 SCREENSHOTS = os.environ.get("VEIL_SCREENSHOTS")
+README_SCREENSHOTS = {"popup.png", "popup-down.png", "audit.png", "blocked-down.png"}
 
 # A photo site's upload page: a form whose photo is sent with fetch, as sites do, and a plain
 # form whose post is a top-level navigation (what Veil's own page replaces when it is stopped).
@@ -237,7 +239,8 @@ def wait_until(check: Callable[[], object], timeout_s: float = 20.0) -> object:
 
 
 def screenshot(page: Page, name: str, tmp_path: Path) -> Path:
-    folder = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path
+    """Save the page as it looks now: a state to look at, and maybe a README picture."""
+    folder = Path(SCREENSHOTS) if SCREENSHOTS and name in README_SCREENSHOTS else tmp_path
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
     page.screenshot(path=str(path), full_page=True)

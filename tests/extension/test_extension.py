@@ -343,6 +343,7 @@ def test_a_blocked_form_upload_shows_veils_page(
     expect(site_tab.locator("#blocked .notice")).to_contain_text(f"sent to {PROTECTED}")
     expect(site_tab.locator("#reason")).to_contain_text("cannot decode this JPEG")
     expect(site_tab.locator("#blocked .notice")).to_contain_text("the original photo was not sent")
+    expect(site_tab.locator("#down")).to_be_hidden()
     expect(site_tab.locator("#audit-link")).to_have_attribute(
         "href", f"audit.html?site={PROTECTED}"
     )
@@ -474,6 +475,8 @@ def test_with_veil_stopped_uploads_fail_closed_and_the_extension_says_why(
     expect(popup.locator("#strength")).to_be_disabled()
     expect(popup.locator("#strength")).to_have_value("invisible")
     expect(popup.locator("#faces")).to_be_disabled()
+    expect(popup.locator("#held")).to_be_visible()
+    expect(popup.locator("#audit-link")).to_be_hidden()
     popup.set_viewport_size({"width": 380, "height": 360})
     screenshot(popup, "popup-down.png", tmp_path)
 
@@ -491,6 +494,8 @@ def test_with_veil_stopped_uploads_fail_closed_and_the_extension_says_why(
             expect(controls.nth(index)).to_be_disabled()
     expect(options.locator("#new-site")).to_be_disabled()
     expect(options.locator("#add-form button")).to_be_disabled()
+    expect(options.locator("#links")).to_be_hidden()
+    expect(options.locator("#defaults-form button")).to_be_enabled()  # kept here, not in Veil
     screenshot(options, "options-down.png", tmp_path)
 
 

@@ -1,0 +1,163 @@
+"""``track-privacy`` for TCX (Garmin's Training Center XML), with the standard library's
+ElementTree: no library reads and writes TCX whole, extensions included.
+
+Trackpoints inside a hidden area go, and a Track they split becomes two. The Creator (device
+name, unit id, product id) and the Author (the program that wrote the file) go. Distances
+start again from zero where the kept track starts, so the first kept point does not tell how
+far it lies from home. Heart rate, cadence, power and the other extensions stay.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import xml.etree.ElementTree as ET
+
+import numpy as np
+
+from activities.track import TrackReport, TrackSettings, drawn, start_shift
+from activities.zones import hidden_mask
+
+__all__ = ["TCX_NAMESPACE", "protect_tcx"]
+
+TCX_NAMESPACE = "http://www.garmin.com/xmlschemas/TrainingCenterDatabase/v2"
+_NS = {"tcx": TCX_NAMESPACE}
+# The prefixes kept on writing: the default namespace, as TCX readers expect, and xsi.
+# (ElementTree reserves the nsN prefixes that Garmin's files use: it numbers the others.)
+_PREFIXES = {
+    "": TCX_NAMESPACE,
+    "xsi": "http://www.w3.org/2001/XMLSchema-instance",
+}
+_TIME = re.compile(r"^\s*(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)?\s*$")
+
+
+def _tag(name: str) -> str:
+    return f"{{{TCX_NAMESPACE}}}{name}"
+
+
+def _parse_time(text: str | None) -> dt.datetime | None:
+    match = _TIME.match(text or "")
+    if match is None:
+        return None
+    zone = match.group(3) or "Z"
+    return dt.datetime.fromisoformat(
+        match.group(1) + (match.group(2) or "") + zone.replace("Z", "+00:00")
+    )
+
+
+def _format_time(moment: dt.datetime, like: str) -> str:
+    """``moment`` written as ``like`` was: with or without fractions, Z or an offset."""
+    match = _TIME.match(like)
+    assert match is not None
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    if match.group(2):
+        text += f".{moment.microsecond:06d}"[: len(match.group(2))]
+    zone = match.group(3)
+    if zone:
+        text += "Z" if zone == "Z" else moment.strftime("%z")[:3] + ":" + moment.strftime("%z")[3:]
+    return text
+
+
+def _shift_times(root: ET.Element, shift: dt.timedelta) -> None:
+    for element in root.iter():
+        for attr in ("StartTime",):
+            value = element.get(attr)
+            if value and (moment := _parse_time(value)) is not None:
+                element.set(attr, _format_time(moment + shift, value))
+        if element.tag in (_tag("Time"), _tag("Id")) and element.text:
+            moment = _parse_time(element.text)
+            if moment is not None:
+                element.text = _format_time(moment + shift, element.text)
+
+
+def _position(point: ET.Element) -> tuple[float, float] | None:
+    lat = point.findtext("tcx:Position/tcx:LatitudeDegrees", namespaces=_NS)
+    lon = point.findtext("tcx:Position/tcx:LongitudeDegrees", namespaces=_NS)
+    if lat is None or lon is None:
+        return None
+    return float(lat), float(lon)
+
+
+def _first_time(root: ET.Element) -> dt.datetime | None:
+    times = [_parse_time(e.text) for e in root.iter(_tag("Time"))]
+    times += [_parse_time(e.get("StartTime")) for e in root.iter(_tag("Lap"))]
+    found = [t for t in times if t is not None]
+    return min(found) if found else None
+
+
+def _split_track(lap: ET.Element, track: ET.Element, hidden: set[int], report: TrackReport) -> None:
+    """Replace ``track`` in ``lap`` by its runs of kept trackpoints."""
+    points = track.findall("tcx:Trackpoint", _NS)
+    runs: list[list[ET.Element]] = [[]]
+    for point in points:
+        if id(point) in hidden:
+            runs.append([])
+        else:
+            runs[-1].append(point)
+    place = list(lap).index(track)
+    lap.remove(track)
+    for offset, run in enumerate(r for r in runs if r):
+        new = ET.Element(track.tag, track.attrib)
+        new.extend(run)
+        lap.insert(place + offset, new)
+        report.after.append([p for p in map(_position, run) if p is not None])
+
+
+def _rebase_distances(root: ET.Element, hidden: set[int]) -> None:
+    """Distances count from the first kept trackpoint, not from home."""
+    first = None
+    for point in root.iter(_tag("Trackpoint")):
+        if id(point) in hidden:
+            continue
+        distance = point.find("tcx:DistanceMeters", _NS)
+        if distance is None or not distance.text:
+            continue
+        value = float(distance.text)
+        if first is None:
+            first = value
+        distance.text = f"{max(0.0, value - first):.2f}"
+
+
+def protect_tcx(data: bytes, settings: TrackSettings, seed: bytes) -> tuple[bytes, TrackReport]:
+    """The TCX file with the zones hidden, the device gone and the start coarsened.
+
+    Raises:
+        ValueError: not a TCX file.
+    """
+    try:
+        root = ET.fromstring(data)
+    except ET.ParseError as error:
+        raise ValueError(f"not a readable TCX file: {error}") from error
+    if root.tag != _tag("TrainingCenterDatabase"):
+        raise ValueError("not a TCX file: its root is not TrainingCenterDatabase")
+    report = TrackReport("TCX")
+    shift = start_shift(_first_time(root), settings.start_time)
+    for parent in [root, *root.iter(_tag("Activity"))]:
+        for name, what in (("Creator", "device (creator)"), ("Author", "author")):
+            for child in parent.findall(f"tcx:{name}", _NS):
+                parent.remove(child)
+                report.removed(what)
+    points = list(root.iter(_tag("Trackpoint")))
+    positions = [(i, pos) for i, p in enumerate(points) if (pos := _position(p)) is not None]
+    hidden: set[int] = set()
+    if positions:
+        lat = np.array([pos[0] for _, pos in positions])
+        lon = np.array([pos[1] for _, pos in positions])
+        mask = hidden_mask(settings.areas(seed), lat, lon)
+        hidden = {id(points[i]) for (i, _), gone in zip(positions, mask, strict=True) if gone}
+        report.points, report.points_hidden = len(positions), len(hidden)
+    report.before.append([pos for _, pos in positions])
+    _rebase_distances(root, hidden)
+    for lap in list(root.iter(_tag("Lap"))):
+        for track in lap.findall("tcx:Track", _NS):
+            _split_track(lap, track, hidden, report)
+    if shift:
+        _shift_times(root, shift)
+        report.time_shift_s = shift.total_seconds()
+    report.before, report.after = drawn(report.before), drawn(report.after)
+    for prefix, uri in _PREFIXES.items():
+        ET.register_namespace(prefix, uri)
+    out = io.BytesIO()
+    ET.ElementTree(root).write(out, encoding="UTF-8", xml_declaration=True)
+    return out.getvalue(), report

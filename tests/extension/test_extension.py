@@ -6,6 +6,7 @@ read the audit page; a hostile page tries its luck; then Veil stops and uploads 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -17,6 +18,7 @@ import httpx
 import pytest
 from PIL import Image
 from playwright.sync_api import BrowserContext, Page, Playwright, Worker, expect
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.conftest import IFD_GPS, jpeg_with_private_metadata, public_domain_photo
 from tests.e2e import VeilProcess
@@ -500,7 +502,7 @@ def test_with_veil_stopped_uploads_fail_closed_and_the_extension_says_why(
 
 
 def test_with_veil_stopped_a_form_upload_shows_how_to_start_it(
-    site: PhotoSite, site_tab: Page, photo: bytes, tmp_path: Path
+    browser: BrowserContext, site: PhotoSite, site_tab: Page, photo: bytes, tmp_path: Path
 ) -> None:
     expect(site_tab.locator("#native")).to_be_visible()  # loaded while Veil ran
     post_form(site_tab, "after-stop.jpg", photo)
@@ -517,3 +519,10 @@ def test_with_veil_stopped_a_form_upload_shows_how_to_start_it(
     assert [r for r in site.received if r.path == "/upload/form"] == []
     site_tab.set_viewport_size({"width": 900, "height": 600})
     screenshot(site_tab, "blocked-down.png", tmp_path)
+    # A plain visit too: the browser's error page, then Veil's page in its place.
+    visit = browser.new_page()
+    with contextlib.suppress(PlaywrightError):
+        visit.goto(SITE_URL)
+    expect(visit).to_have_url(STOPPED_PAGE)
+    expect(visit.locator("#back")).to_have_attribute("href", SITE_URL)
+    visit.close()

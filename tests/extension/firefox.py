@@ -263,6 +263,7 @@ class Firefox:
         self.log_path = home / "firefox.log"
         self.process: subprocess.Popen[bytes] | None = None
         self.bidi: BiDi | None = None
+        self.first_tab = ""
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -302,6 +303,9 @@ class Firefox:
         self.bidi.command(
             "session.new", capabilities={"alwaysMatch": {"acceptInsecureCerts": False}}
         )
+        # New tabs open beside the first one: Firefox's alert windows (a notification, in
+        # headless mode) must not become the window a tab opens in.
+        self.first_tab = self.session.command("browsingContext.getTree")["contexts"][0]["context"]
         return self
 
     @property
@@ -318,7 +322,9 @@ class Firefox:
         return result["extension"]
 
     def new_tab(self) -> Tab:
-        result = self.session.command("browsingContext.create", type="tab")
+        result = self.session.command(
+            "browsingContext.create", type="tab", referenceContext=self.first_tab
+        )
         return Tab(self.session, result["context"])
 
     def stop(self) -> None:

@@ -297,7 +297,7 @@ def test_upload_is_protected_and_audited(
     audit.wait_for("document.querySelectorAll('article.protected').length === 1")
     for which in ("before", "after"):
         image = f"document.querySelector('article.protected img.{which}')"
-        assert audit.evaluate(f"{image}.src").startswith("data:image/jpeg;base64,")
+        audit.wait_for(f"{image}.src.startsWith('data:image/jpeg;base64,')")  # fetched after
         assert audit.evaluate(f"{image}.decode().then(() => {image}.naturalWidth)") > 0
     card = audit.text("article.protected")
     assert "holiday.jpg" in card and "GPS" in card and "SSIM" in card, card
@@ -322,7 +322,10 @@ def test_with_veil_stopped_uploads_fail_closed(
     wait_until(lambda: badge(extension) == "!", describe=lambda: extension_state(extension))
     title = extension.evaluate("browser.action.getTitle({})")
     assert "Veil is not running" in title, title
+    notified = "browser.notifications.getAll().then(Object.keys)"
+    wait_until(lambda: f"veil-down-{PROTECTED}" in extension.evaluate(notified))
     popup = extension_page(f"popup.html?tabId={tab_id(extension, SITE_URL)}")
+    popup.set_viewport(380, 420)
     popup.wait_for_text("#notice", "Veil is not running")
     assert popup.evaluate("document.getElementById('toggle').disabled") is True
     print("popup screenshot:", screenshot(popup, "firefox-popup-down.png", tmp_path))

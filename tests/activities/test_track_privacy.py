@@ -1,0 +1,168 @@
+"""track-privacy on GPX, TCX and FIT: files stay valid for the field's own parsers, no kept
+point lies within a zone, the device and creator go, heart rate stays, the start is
+coarsened and durations kept, and a broken file is refused."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import io
+import xml.etree.ElementTree as ET
+
+import fitdecode
+import gpxpy
+import numpy as np
+import pytest
+from garmin_fit_sdk import Decoder, Stream
+
+from activities.attack import guess_errors
+from activities.fit import FitError
+from activities.formats import sniff_activity
+from activities.track import TrackSettings
+from activities.track_privacy import TrackPrivacy
+from activities.zones import distance_m, hidden_mask
+from tests.activities.samples import HOME, SERIAL, START, loop, to_fit, to_gpx, to_tcx
+
+SETTINGS = TrackSettings((HOME,), secret=b"install secret")
+TCX = {"t": "http://www.garmin.com/xmlschemas/TrainingCenterDatabase/v2"}
+
+
+@pytest.fixture(scope="module")
+def run():  # type: ignore[no-untyped-def]
+    return loop(heading_deg=30.0, leg_m=4000.0, step_m=10.0)
+
+
+def _outside(points: list[tuple[float, float]]) -> None:
+    assert points, "the whole track was hidden"
+    nearest = min(distance_m(lat, lon, HOME.latitude, HOME.longitude) for lat, lon in points)
+    assert nearest > HOME.radius_m
+
+
+def test_gpx_keeps_no_point_in_the_zone_nor_the_creator(run) -> None:  # type: ignore[no-untyped-def]
+    original = to_gpx(run)
+    result = TrackPrivacy().apply(original, SETTINGS)
+    gpx = gpxpy.parse(result.data.decode())
+    points = [p for track in gpx.tracks for seg in track.segments for p in seg.points]
+    _outside([(p.latitude, p.longitude) for p in points])
+    assert b"3987654321" not in result.data and b"Alex Runner" not in result.data
+    assert b"Forerunner" not in result.data and gpx.creator == "Veil"
+    # Kept points are the originals, untouched: the distance outside the zone is the same.
+    times = {(p.latitude, p.longitude): p.time for p in gpxpy.parse(original.decode()).walk(True)}
+    assert {(p.latitude, p.longitude) for p in points} <= set(times)
+    assert all("hr" in ET.tostring(p.extensions[0]).decode() for p in points)
+    # The start (07:12:37) coarsened to the minute: every time moved by the same 37 s.
+    assert result.report.time_shift_s == -37.0
+    shift = dt.timedelta(seconds=-37)
+    assert all(p.time == times[(p.latitude, p.longitude)] + shift for p in points)
+    assert result.report.points_hidden > 0 and "creator" in result.report.fields_removed
+
+
+def test_tcx_keeps_no_point_in_the_zone_nor_the_device(run) -> None:  # type: ignore[no-untyped-def]
+    result = TrackPrivacy().apply(to_tcx(run), SETTINGS)
+    root = ET.fromstring(result.data)
+    points = root.findall(".//t:Trackpoint", TCX)
+    positions = [
+        (
+            float(p.findtext("t:Position/t:LatitudeDegrees", namespaces=TCX)),
+            float(p.findtext("t:Position/t:LongitudeDegrees", namespaces=TCX)),
+        )
+        for p in points
+    ]
+    _outside(positions)
+    assert root.find(".//t:Creator", TCX) is None and root.find("t:Author", TCX) is None
+    assert str(SERIAL).encode() not in result.data
+    assert all(p.find("t:HeartRateBpm/t:Value", TCX) is not None for p in points)
+    assert b"Watts" in result.data  # the extensions stay
+    # Distances count from where the kept track starts, not from home.
+    first_distance = float(points[0].findtext("t:DistanceMeters", namespaces=TCX))
+    assert first_distance == 0.0
+    assert root.findtext(".//t:Id", namespaces=TCX) == "2026-06-01T07:12:00.000Z"
+    assert len(root.findall(".//t:Track", TCX)) >= 1
+
+
+@pytest.mark.parametrize("accel_hz", [0, pytest.param(25, marks=pytest.mark.slow)])
+def test_fit_stays_valid_for_garmin_and_fitdecode_and_hides_the_zone(run, accel_hz: int) -> None:  # type: ignore[no-untyped-def]
+    original = to_fit(run, accel_hz=accel_hz)
+    result = TrackPrivacy().apply(original, SETTINGS)
+    assert len(result.data) == len(original)  # rewritten in place
+    decoder = Decoder(Stream.from_byte_array(bytearray(result.data)))
+    assert decoder.check_integrity()
+    messages, errors = Decoder(Stream.from_byte_array(bytearray(result.data))).read()
+    assert errors == []
+    records = messages["record_mesgs"]
+    assert len(records) == len(run.latitudes)  # every record stays, with its heart rate
+    assert all(r.get("heart_rate") for r in records)
+    semicircle = 180 / 2**31
+    kept = [r for r in records if r.get("position_lat") is not None]
+    _outside([(r["position_lat"] * semicircle, r["position_long"] * semicircle) for r in kept])
+    assert kept[0]["distance"] == 0.0  # counted from where the kept track starts
+    assert "serial_number" not in messages["file_id_mesgs"][0]
+    assert "serial_number" not in messages["device_info_mesgs"][0]
+    assert "start_position_lat" not in messages["session_mesgs"][0]  # it was home
+    assert messages["file_id_mesgs"][0]["time_created"] == START.replace(second=0)
+    duration = records[-1]["timestamp"] - records[0]["timestamp"]
+    assert duration == run.times[-1] - run.times[0]
+    if accel_hz:
+        assert len(messages["accelerometer_data_mesgs"]) == len(run.latitudes)
+    with fitdecode.FitReader(
+        io.BytesIO(result.data), check_crc=fitdecode.CrcCheck.ENABLED
+    ) as reader:
+        assert sum(1 for frame in reader if isinstance(frame, fitdecode.FitDataMessage)) > 0
+
+
+def test_gzipped_files_come_back_gzipped(run) -> None:  # type: ignore[no-untyped-def]
+    packed = gzip.compress(to_gpx(run))
+    assert sniff_activity(packed) == ("GPX", True)
+    result = TrackPrivacy().apply(packed, SETTINGS)
+    assert result.gzipped and gzip.decompress(result.data).startswith(b"<?xml")
+
+
+def test_the_same_file_gets_the_same_cut_and_another_file_another(run) -> None:  # type: ignore[no-untyped-def]
+    first = SETTINGS.areas(b"upload one")[0]
+    assert SETTINGS.areas(b"upload one")[0] == first
+    second = SETTINGS.areas(b"upload two")[0]
+    assert (second.latitude, second.radius_m) != (first.latitude, first.radius_m)
+    data = to_gpx(run)
+    assert TrackPrivacy().apply(data, SETTINGS).data == TrackPrivacy().apply(data, SETTINGS).data
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"<?xml version='1.0'?><gpx version='1.1'><trk><trkseg><trkpt lat='x'", "GPX"),
+        (b"<TrainingCenterDatabase xmlns='x'><Activities>", "TCX"),
+        (b"\x0e\x10\x00\x00\xff\x00\x00\x00.FIT\x00\x00", "FIT header"),
+        (b"plain text", "not a GPX, TCX or FIT"),
+    ],
+)
+def test_a_broken_file_is_refused_with_a_clear_error(data: bytes, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        TrackPrivacy().apply(data, SETTINGS)
+
+
+def test_a_damaged_fit_file_is_refused(run) -> None:  # type: ignore[no-untyped-def]
+    data = bytearray(to_fit(run))
+    data[200] ^= 0xFF
+    with pytest.raises(FitError, match="CRC"):
+        TrackPrivacy().apply(bytes(data), SETTINGS)
+
+
+def test_the_home_finding_attack_misses_the_home_and_finds_a_fixed_circle() -> None:
+    """Twenty activities from one home in all directions: the circle fit to where they
+    appear and disappear lands two radii or more from home; with a fixed circle it lands
+    within 50 m."""
+    rng = np.random.default_rng(3)
+    ends, fixed_ends = [], []
+    for index in range(20):
+        activity = loop(float(rng.uniform(0, 360)), leg_m=4000.0, step_m=20.0, seed=index)
+        lat, lon = activity.latitudes, activity.longitudes
+        hidden = hidden_mask(SETTINGS.areas(f"upload {index}".encode()), lat, lon)
+        kept = np.flatnonzero(~hidden)
+        ends += [(lat[kept[0]], lon[kept[0]]), (lat[kept[-1]], lon[kept[-1]])]
+        away = np.array(
+            [distance_m(a, b, HOME.latitude, HOME.longitude) for a, b in zip(lat, lon, strict=True)]
+        )
+        outside = np.flatnonzero(away > HOME.radius_m)
+        fixed_ends += [(lat[outside[0]], lon[outside[0]]), (lat[outside[-1]], lon[outside[-1]])]
+    assert guess_errors(fixed_ends, HOME)["circle_fit"] < 50
+    assert guess_errors(ends, HOME)["circle_fit"] >= 2 * HOME.radius_m

@@ -9,6 +9,7 @@ previous version or the user's umask left.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import socket
@@ -17,7 +18,14 @@ from typing import IO
 
 from certs.ca import PUBLIC_CERT_NAMES
 
-__all__ = ["HomeInUse", "HomeLock", "PortInUse", "check_ports_free", "make_private"]
+__all__ = [
+    "HomeInUse",
+    "HomeLock",
+    "HomeNotWritable",
+    "PortInUse",
+    "check_ports_free",
+    "make_private",
+]
 
 LOCK_FILE = "veil.lock"
 PRIVATE_FILE_MODE, PRIVATE_DIR_MODE = 0o600, 0o700
@@ -25,6 +33,19 @@ PRIVATE_FILE_MODE, PRIVATE_DIR_MODE = 0o600, 0o700
 
 class HomeInUse(OSError):
     """Another `veil run` holds this home."""
+
+
+class HomeNotWritable(OSError):
+    """Veil cannot write its own home (another owner, a read-only disk)."""
+
+    def __init__(self, home: Path, error: OSError) -> None:
+        where = (
+            f" ({error.filename})" if error.filename and str(error.filename) != str(home) else ""
+        )
+        super().__init__(
+            f"cannot use {home} as Veil's home: {error.strerror or error}{where}; "
+            "fix its owner and mode, or choose another home with --home or $VEIL_HOME"
+        )
 
 
 class PortInUse(OSError):
@@ -43,8 +64,16 @@ class HomeLock:
         self._handle: IO[str] | None = None
 
     def acquire(self) -> HomeLock:
-        """Raises :class:`HomeInUse` when another process holds the home."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
+        """Raises :class:`HomeInUse` when another process holds the home, and
+        :class:`HomeNotWritable` when the lock file cannot be written."""
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
+        except (PermissionError, IsADirectoryError) as error:
+            raise HomeNotWritable(self.path.parent, error) from None
+        except OSError as error:
+            if error.errno != errno.EROFS:
+                raise
+            raise HomeNotWritable(self.path.parent, error) from None
         handle = os.fdopen(fd, "r+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -98,14 +127,24 @@ def _set_mode(path: Path, mode: int) -> bool:
 
 def check_ports_free(host: str, ports: dict[str, int]) -> None:
     """Raises :class:`PortInUse` naming the first of ``ports`` (what -> port) that is taken,
-    before anything says Veil is running."""
+    before anything says Veil is running; ValueError when ``host`` is no address of this
+    machine."""
     for what, port in ports.items():
         with socket.socket() as probe:
             # As the servers bind: a port left in TIME_WAIT by a Veil just stopped is free.
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind((host, port))
+            except socket.gaierror as error:
+                raise ValueError(
+                    f"listen_host {host!r} is not a known address ({error.strerror})"
+                ) from None
             except OSError as error:
+                if error.errno == errno.EADDRNOTAVAIL:
+                    raise ValueError(
+                        f"listen_host {host!r} is not an address of this machine; "
+                        "use 127.0.0.1, or one of its own addresses"
+                    ) from None
                 raise PortInUse(
                     f"the {what} port {host}:{port} is in use ({error.strerror}): another Veil "
                     f"or another program holds it; choose another with --{what}-port"

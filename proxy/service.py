@@ -25,7 +25,7 @@ from proxy.addons import UploadProtector, default_addons
 from proxy.addons.streaming import STREAM_LARGE_BODIES
 from proxy.api import create_app
 from proxy.apitypes import ApiConfig
-from proxy.home import HomeLock, check_ports_free, make_private
+from proxy.home import HomeLock, HomeNotWritable, check_ports_free, make_private
 from proxy.logsafe import redact_logs
 from proxy.originals import OriginalsVault
 from proxy.outcomes import Outcomes
@@ -65,7 +65,12 @@ def _upstream_bundle(settings: Settings) -> str | None:
     """The public roots plus the user's extra CA (mitmproxy takes one file, dropping the roots)."""
     if not settings.upstream_trusted_ca:
         return None
-    extra = Path(settings.upstream_trusted_ca).expanduser().read_text()
+    path = Path(settings.upstream_trusted_ca).expanduser()
+    try:
+        extra = path.read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else "not a PEM text file"
+        raise StartupError(f"upstream_trusted_ca {path} cannot be read: {reason}") from None
     bundle = settings.home / UPSTREAM_BUNDLE
     bundle.write_text(Path(certifi.where()).read_text() + "\n" + extra)
     return str(bundle)
@@ -135,14 +140,19 @@ async def serve(settings: Settings) -> None:
 
     Raises:
         HomeInUse: another `veil run` holds the home.
+        HomeNotWritable: the home, or a file in it, belongs to someone else or is read-only.
         PortInUse: the proxy or control API port is taken.
-        StartupError: the filters could not load their models.
+        StartupError: the filters could not load their models, or upstream_trusted_ca is
+            unreadable.
         CaError: the CA's key is gone while its certificate is still there.
     """
     lock = HomeLock(settings.home).acquire()
     try:
         os.umask(0o077)  # what Veil writes under its home is its owner's alone
-        make_private(settings.home)
+        try:
+            make_private(settings.home)
+        except PermissionError as error:
+            raise HomeNotWritable(settings.home, error) from None
         check_ports_free(
             settings.listen_host, {"proxy": settings.proxy_port, "api": settings.api_port}
         )

@@ -112,6 +112,12 @@ def _check(settings: Settings) -> Settings:
             raise ValueError(f"{name} must be a TCP port number, not {port!r}")
     if settings.proxy_port == settings.api_port:
         raise ValueError("proxy_port and api_port must differ")
+    if not isinstance(settings.listen_host, str) or not settings.listen_host:
+        raise ValueError(
+            f"listen_host must be an address like 127.0.0.1, not {settings.listen_host!r}"
+        )
+    if not isinstance(settings.upstream_trusted_ca, str | None):
+        raise ValueError("upstream_trusted_ca must be the path of a PEM file, or null")
     if not isinstance(settings.filter_deadline_s, int | float) or settings.filter_deadline_s <= 0:
         raise ValueError("filter_deadline_s must be a positive number of seconds")
     if not isinstance(settings.extension_origins, list) or not all(
@@ -166,6 +172,8 @@ def load_settings(home: Path | str | None = None, **overrides: object) -> Settin
         settings = Settings(home=home_path, **data)  # type: ignore[arg-type]
     except TypeError as error:
         raise ValueError(f"{path}: {error}") from error
+    if not isinstance(settings.connect_overrides, dict):
+        raise ValueError(f"{path}: connect_overrides must be an object of host: 'ip:port'")
     settings.connect_overrides = {k.lower(): v for k, v in settings.connect_overrides.items()}
     return _check(settings)
 

@@ -1,13 +1,16 @@
-"""The `veil` command: `run` (the proxy and its control API), `certs` (and its alias `trust`),
-`filters`, `audit`, `originals`, and the batch tools `protect` and `bench`. It sits above every
-package and imports each lazily."""
+"""The `veil` command: `run` (the proxy and its control API), `service` (start it at login),
+`certs` (and its alias `trust`), `filters`, `audit`, `originals`, and the batch tools `protect`
+and `bench`. It sits above every package and imports each lazily. Every error ends as one
+line on stderr."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
+import os
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,23 +18,44 @@ from batch.commands import add_commands
 from certs.commands import add_commands as add_certs_commands
 from certs.errors import TrustError
 from proxy.auditcli import add_audit_commands
+from proxy.home import HomeNotWritable
 from proxy.originalscli import add_originals_commands
-from proxy.settings import load_settings
+from proxy.settings import DEFAULT_HOME, SETTINGS_FILE, Settings, load_settings
+from veil.startup import ServiceError, add_service_commands
 
 __all__ = ["main"]
 
 
+# What the command exits with: a setting or a check that the user must mend (a restart would
+# not help: see veil.startup), and a bug.
+USER_ERROR_EXIT, BUG_EXIT = 2, 1
+# As a shell reports a program stopped by Ctrl-C (128 + SIGINT).
+INTERRUPTED_EXIT = 130
+
+
+def _load_settings(args: argparse.Namespace, **overrides: object) -> Settings:
+    """load_settings, with a home that cannot be made or read, and a settings.json that is
+    not text, said as such."""
+    home = Path(args.home or os.environ.get("VEIL_HOME") or DEFAULT_HOME).expanduser()
+    try:
+        return load_settings(args.home, **overrides)
+    except UnicodeDecodeError:
+        raise ValueError(f"{home / SETTINGS_FILE} is not UTF-8 JSON text") from None
+    except OSError as error:
+        raise HomeNotWritable(home, error) from None
+
+
 def _run(args: argparse.Namespace) -> int:
+    settings = _load_settings(args, proxy_port=args.proxy_port, api_port=args.api_port)
     from proxy.service import serve  # heavy imports (torch) only for the commands that need them
 
-    settings = load_settings(args.home, proxy_port=args.proxy_port, api_port=args.api_port)
     asyncio.run(serve(settings))
     return 0
 
 
 def _locate_ca(args: argparse.Namespace) -> tuple[Path, Callable[[], list[str]]]:
     """Where `veil certs` finds the CA, and the protected sites its constraints must cover."""
-    settings = load_settings(args.home)
+    settings = _load_settings(args)
 
     def sites() -> list[str]:
         from proxy.store import Store
@@ -68,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--api-port", type=int, help="control API port (default 8351)")
     run.set_defaults(handler=_run)
 
+    add_service_commands(commands)
     add_certs_commands(commands, _locate_ca)
 
     filters = commands.add_parser("filters", help="list the available filters")
@@ -86,9 +111,28 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return args.handler(args)
-    except (ValueError, OSError, TrustError) as error:  # CaError is a ValueError
-        print(f"veil: error: {error}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:  # Ctrl-C before `veil run` took over SIGINT, or in another command
+        print("veil: stopped", file=sys.stderr)
+        return INTERRUPTED_EXIT
+    except (ValueError, OSError, TrustError, ServiceError) as error:  # CaError is a ValueError
+        print(f"veil: error: {describe_error(error)}", file=sys.stderr)
+        return USER_ERROR_EXIT
+    except Exception as error:  # a bug: still one line, and the traceback when asked for
+        if args.verbose:
+            traceback.print_exc()
+        print(
+            f"veil: error: unexpected {type(error).__name__}: {describe_error(error)} "
+            "(run with -v for the traceback)",
+            file=sys.stderr,
+        )
+        return BUG_EXIT
+
+
+def describe_error(error: BaseException) -> str:
+    """One line: an OSError as "path: reason" rather than "[Errno 2] ...: 'path'"."""
+    if isinstance(error, OSError) and error.strerror and error.filename:
+        return f"{error.filename}: {error.strerror}"
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench sysdeps rundeps
+.PHONY: run test lint bench sysdeps rundeps extension
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,10 +35,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 # What the tests use besides Python: what Veil runs with (rundeps), certutil (NSS trust
-# store, as `veil trust` uses), Debian's chromium (the extension's Playwright tests), and
-# web-ext from extension/'s package-lock.json (`web-ext lint` of the Firefox build).
+# store, as `veil trust` uses), Debian's chromium (the extension's Playwright tests) and
+# firefox-esr (the extension's WebDriver BiDi tests), and web-ext from extension/'s
+# package-lock.json (`web-ext lint` of the Firefox build, and `make extension`).
 SYSTEM_PACKAGES := $(if $(shell command -v certutil),,libnss3-tools) \
-  $(if $(wildcard /usr/bin/chromium),,chromium)
+  $(if $(wildcard /usr/bin/chromium),,chromium) \
+  $(if $(wildcard /usr/bin/firefox-esr),,firefox-esr)
 sysdeps: rundeps
 	@if [ -n "$(strip $(SYSTEM_PACKAGES))" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $(SYSTEM_PACKAGES); \
@@ -47,6 +49,19 @@ sysdeps: rundeps
 	  [ extension/package-lock.json -nt extension/node_modules/.package-lock.json ]; then \
 	  if command -v npm >/dev/null; then cd extension && npm ci --no-audit --no-fund --loglevel=error; \
 	  else echo "Install node and npm for the Firefox build's lint (web-ext)"; fi; fi
+
+# The packages a user installs: EXTENSION_OUT/veil-chromium.zip (unzip, then Load unpacked)
+# and EXTENSION_OUT/veil-firefox.xpi (Firefox 140+: ESR, Tor Browser), both built by web-ext.
+EXTENSION_OUT ?= extension/build
+WEB_EXT := extension/node_modules/.bin/web-ext
+extension/node_modules/.package-lock.json: extension/package-lock.json
+	cd extension && npm ci --no-audit --no-fund --loglevel=error
+extension: extension/node_modules/.package-lock.json
+	node extension/scripts/build-firefox.mjs $(EXTENSION_OUT)/firefox
+	$(WEB_EXT) build --source-dir $(EXTENSION_OUT)/firefox --artifacts-dir $(EXTENSION_OUT) \
+	  --filename veil-firefox.xpi --overwrite-dest
+	$(WEB_EXT) build --source-dir extension/src --artifacts-dir $(EXTENSION_OUT) \
+	  --filename veil-chromium.zip --overwrite-dest
 
 test: lint sysdeps
 	$(BIN)/pytest -q

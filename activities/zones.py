@@ -4,9 +4,12 @@ A zone is a point the user wants hidden (home, work) and a radius. Hiding exactl
 circle gives it away: where twenty tracks enter and leave a fixed circle, a circle fit finds
 its centre. So the area hidden around a zone is never that circle:
 
-- its centre sits at a fixed, secret offset from the zone (one to one and a half radii away,
-  in a direction drawn from the install's secret): averaging many uploads finds that centre,
-  not home;
+- its centre sits at a fixed, secret offset from the zone (2 to 2.2 radii away, in a
+  direction drawn from the install's secret): a circle fit to many uploads' cut points finds
+  that centre, not home, and their centroid lands halfway (tracks leave home in every
+  direction; rays from a point off a circle's centre meet it closer to that point), still a
+  radius or more from home. The price: to cover the zone, the area reaches about 5.5 radii
+  from home on that side (and 1 radius on the other);
 - each upload moves that centre a little and draws its own radius and a wavy boundary, from
   a seed of its own: no two uploads cut at the same line.
 
@@ -34,12 +37,12 @@ __all__ = [
 EARTH_RADIUS_M = 6_371_000.0
 DEFAULT_RADIUS_M = 500.0
 # The secret offset of a hidden area's centre from its zone, in zone radii.
-OFFSET_RADII = (1.0, 1.5)
+OFFSET_RADII = (2.0, 2.2)
 # How far one upload moves that centre, and how much it may widen the radius, in zone radii.
-JITTER_RADII = 0.25
-EXTRA_RADII = 0.5
-# The boundary's waves: this many harmonics, each at most this share of the radius.
-WAVES, WAVE_DEPTH = 3, 0.15
+JITTER_RADII = 0.05
+EXTRA_RADII = 0.1
+# The boundary's waves: this many harmonics, each at most this share of the zone's radius.
+WAVES, WAVE_DEPTH = 3, 0.05
 
 
 @dataclass(frozen=True)
@@ -129,7 +132,11 @@ def hidden_areas(
         cover = math.hypot(east, north) + zone.radius_m
         radius = cover + EXTRA_RADII * zone.radius_m * upload_u[2]
         waves = tuple(
-            (WAVE_DEPTH * radius * upload_u[3 + 2 * i], 2 * math.pi * upload_u[4 + 2 * i], i + 2)
+            (
+                WAVE_DEPTH * zone.radius_m * upload_u[3 + 2 * i],
+                2 * math.pi * upload_u[4 + 2 * i],
+                i + 2,
+            )
             for i in range(WAVES)
         )
         areas.append(HiddenArea(zone, lat, lon, radius, waves))

@@ -36,6 +36,7 @@ from proxy.pairing import Pairing, PairingError
 from proxy.policies import parse_policy
 from proxy.sites import normalize_site
 from proxy.store import THUMBNAIL_KINDS, Store, StoreBusy
+from proxy.zones import ZoneError, parse_zones
 
 __all__ = ["MAX_PAGE", "TRUST_KEY", "create_app"]
 
@@ -147,6 +148,19 @@ async def delete_policy(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def get_zones(request: web.Request) -> web.Response:
+    return json_response(request.app[STORE_KEY].get_zones().to_dict())
+
+
+async def put_zones(request: web.Request) -> web.Response:
+    try:
+        zones = parse_zones(await _json_body(request))
+    except ZoneError as error:
+        raise ApiError(400, str(error)) from None
+    await asyncio.to_thread(request.app[STORE_KEY].put_zones, zones)  # off the loop, as policies
+    return json_response(zones.to_dict())
+
+
 async def list_filters(request: web.Request) -> web.Response:
     return json_response({"items": request.app[FILTERS_KEY]})
 
@@ -237,6 +251,8 @@ def _routes() -> list[web.RouteDef]:
         get("/policies/{site}", get_policy),
         web.put(API_PREFIX + "/policies/{site}", put_policy),
         web.delete(API_PREFIX + "/policies/{site}", delete_policy),
+        get("/zones", get_zones),
+        web.put(API_PREFIX + "/zones", put_zones),
         get("/filters", list_filters),
         get("/strengths", list_strengths),
         get("/audit", list_audit),

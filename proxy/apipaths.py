@@ -120,8 +120,17 @@ def operations(max_page: int) -> dict[str, Any]:
             "415": _json("Error", "Body is not application/json"),
         },
     }
+    put_zones = {
+        "summary": "Replace the privacy zones that track-privacy hides in activity files",
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": ref("Zones")}},
+        },
+        "responses": {"200": _json("Zones", "Replaced"), **_errors(400, 413, 415, 503)},
+    }
     return {
         "/health": {"get": _get("Liveness, version, and trust in Veil's CA", "Health")},
+        "/zones": {"get": _get("The privacy zones", "Zones"), "put": put_zones},
         PAIR_PATH: {"post": pair},
         "/policies": {"get": _get("All site policies", "PolicyList")},
         "/policies/{site}": {

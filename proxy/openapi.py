@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from activities import ACTIVITY_FILTERS
+from activities.track import START_TIMES
 from certs.keeper import TRUST_FIELD as _TRUST
 from filters import DEFAULT_FACES, FILTERS, PROFILES, STRENGTHS, WHOSE_FACES
 from filters.record import RecordField
@@ -13,6 +15,9 @@ from proxy.apipaths import PAIR_PATH, SITE_SCHEMA, operations
 from proxy.apipaths import ref as _ref
 from proxy.audit import OUTCOMES, RECORD_COLUMNS, THUMBNAIL_KINDS, UPLOAD_COLUMNS
 from proxy.policies import FAILURE_ACTIONS, MAX_FILTERS
+from proxy.zones import MAX_NAME as MAX_ZONE_NAME
+from proxy.zones import MAX_ZONES
+from proxy.zones import NAME_PATTERN as ZONE_NAME_PATTERN
 
 __all__ = ["API_PREFIX", "PAIR_PATH", "column_schema", "openapi_spec"]
 
@@ -43,7 +48,7 @@ _POLICY_FIELDS: dict[str, Any] = {
     "enabled": {"type": "boolean"},
     "filters": {
         "type": "array",
-        "items": {"type": "string", "enum": list(FILTERS)},
+        "items": {"type": "string", "enum": [*FILTERS, *ACTIVITY_FILTERS]},
         "minItems": 1,
         "maxItems": MAX_FILTERS,
         "uniqueItems": True,
@@ -120,6 +125,27 @@ _SCHEMAS: dict[str, Any] = {
             **_TRUST,
         },
         required=["status", "version", "keep_originals"],
+    ),
+    "Zone": _object(
+        {
+            "name": {"type": "string", "pattern": ZONE_NAME_PATTERN, "maxLength": MAX_ZONE_NAME},
+            "latitude": {"type": "number", "minimum": -90, "maximum": 90},
+            "longitude": {"type": "number", "minimum": -180, "maximum": 180},
+            "radius_m": {"type": "number", "minimum": 50, "maximum": 50000, "default": 500},
+        },
+        required=["name", "latitude", "longitude"],
+    ),
+    "Zones": _object(
+        {
+            "zones": {"type": "array", "items": _ref("Zone"), "maxItems": MAX_ZONES},
+            "start_time": {
+                "type": "string",
+                "enum": list(START_TIMES),
+                "default": "minute",
+                "description": "To what an activity's start time is coarsened.",
+            },
+        },
+        required=["zones"],
     ),
     "PairRequest": _object(
         {"code": {"type": "string", "description": "The pairing code `veil run` printed."}}

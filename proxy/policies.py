@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
+from activities import ACTIVITY_FILTERS as ACTIVITY_FILTERS_BY_NAME
 from filters import (
     DEFAULT_FACES,
     DEFAULT_FILTERS,
@@ -22,12 +23,15 @@ from filters import (
 from proxy.sites import PolicyError, normalize_site, site_matches
 
 __all__ = [
+    "ACTIVITY_FILTERS",
+    "ACTIVITY_POLICIES",
     "DEFAULT_POLICIES",
     "FAILURE_ACTIONS",
     "MAX_FILTERS",
     "Policy",
     "PolicyError",
     "best_policy",
+    "image_filters",
     "parse_policy",
 ]
 
@@ -185,3 +189,26 @@ DEFAULT_POLICIES: tuple[Policy, ...] = tuple(
         "discord-attachments-uploads-prd.storage.googleapis.com",
     )
 )
+
+ACTIVITY_FILTER_NAMES = frozenset(ACTIVITY_FILTERS_BY_NAME)
+# Where runners and cyclists upload activity files (GPX, TCX, FIT), from each platform's
+# public API documentation: Strava's POST /api/v3/uploads, Garmin Connect's upload-service,
+# Komoot's tour import, RideWithGPS's trips. Their photos get the metadata filter.
+ACTIVITY_FILTERS: tuple[str, ...] = ("metadata", "track-privacy")
+ACTIVITY_POLICIES: tuple[Policy, ...] = tuple(
+    Policy(site, filters=ACTIVITY_FILTERS, profile="none")
+    for site in (
+        "*.strava.com",
+        "*.garmin.com",
+        "*.komoot.com",
+        "*.komoot.de",
+        "*.ridewithgps.com",
+    )
+)
+DEFAULT_POLICIES += ACTIVITY_POLICIES
+
+
+def image_filters(filters: tuple[str, ...]) -> tuple[str, ...]:
+    """The image filters of a policy's list; ``metadata`` when it names none, so that a
+    photo posted to a site protected for its activities still loses its GPS."""
+    return tuple(name for name in filters if name not in ACTIVITY_FILTER_NAMES) or ("metadata",)

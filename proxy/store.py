@@ -32,8 +32,9 @@ from proxy.audit import (
     utc_now,
 )
 from proxy.auditwriter import SPOOL_SCHEMA, AuditWriter, is_busy
-from proxy.policies import DEFAULT_POLICIES, Policy, PolicyError, best_policy
+from proxy.policies import ACTIVITY_POLICIES, DEFAULT_POLICIES, Policy, PolicyError, best_policy
 from proxy.sites import normalize_site
+from proxy.zones import Zones, parse_zones
 
 __all__ = [
     "MAX_AUDIT_ENTRIES",
@@ -50,7 +51,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Bump with a new entry in _MIGRATIONS; PRAGMA user_version records what a file holds.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # How long a call waits for a lock another program holds. Opening may migrate: it waits as
 # long as sqlite3's default. A page of the audit is read on the event loop, and WAL readers
 # wait only in rare cases (a writer in exclusive locking mode): not long. A policy write runs
@@ -82,7 +83,10 @@ _MIGRATIONS: dict[int, str] = {
     3: "ALTER TABLE policies ADD COLUMN faces TEXT NOT NULL DEFAULT 'all'",
     # A tamper-evident audit, written through a spool when the file is locked.
     4: auditchain.CHAIN_SCHEMA + SPOOL_SCHEMA,
+    # The user's preferences that are not a site's policy: the privacy zones.
+    5: "CREATE TABLE preferences (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
 }
+ZONES_KEY = "zones"
 _POLICY_COLUMNS = "site, enabled, filters, strength, on_failure, profile, faces"
 
 
@@ -141,6 +145,15 @@ class Store:
                 log.info("added audit columns %s to %s", ", ".join(added), self.path)
             if version < 5:  # rows from before the chain start it, oldest first
                 auditchain.backfill(self._db)
+            if 0 < version < 6 and seed_defaults:  # the activity sites, shipped with version 6
+                for policy in ACTIVITY_POLICIES:
+                    if (
+                        self._db.execute(
+                            "SELECT 1 FROM policies WHERE site = ?", (policy.site,)
+                        ).fetchone()
+                        is None
+                    ):
+                        _write_policy(self._db, policy)
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _read(self, read: Callable[[sqlite3.Connection], T]) -> T:
@@ -186,6 +199,23 @@ class Store:
             ).fetchone()
             _write_policy(self._policy_db, policy)
         return exists is None
+
+    def get_zones(self) -> Zones:
+        """The privacy zones, none until the user sets some."""
+        row = self._read(
+            lambda db: db.execute(
+                "SELECT value FROM preferences WHERE key = ?", (ZONES_KEY,)
+            ).fetchone()
+        )
+        return parse_zones(json.loads(row[0])) if row else Zones()
+
+    def put_zones(self, zones: Zones) -> None:
+        """Replace the privacy zones; off the event loop, like :meth:`put_policy`."""
+        value = json.dumps(zones.to_dict())
+        with _busy(), _transaction(self._policy_db, self._policy_lock):
+            self._policy_db.execute(
+                "INSERT OR REPLACE INTO preferences (key, value) VALUES (?, ?)", (ZONES_KEY, value)
+            )
 
     def delete_policy(self, site: str) -> bool:
         """Remove the policy of exactly this site pattern; True when there was one.

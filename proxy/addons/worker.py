@@ -22,7 +22,7 @@ from typing import Protocol
 
 from filters import Protected, ProtectionRecord
 from proxy.fairqueue import FairQueue
-from proxy.policies import Policy
+from proxy.policies import Policy, image_filters
 from proxy.uploads import ImageSlot
 
 __all__ = ["FilterWorker", "ImageProtector"]
@@ -206,7 +206,7 @@ class FilterWorker:
         extra = {"exact_size": True} if job.exact_size else {}
         protected = self.protector.protect(
             job.data,
-            policy.filters,
+            image_filters(policy.filters),
             policy.strength,
             profile=policy.profile,
             faces=policy.faces,

@@ -23,6 +23,7 @@ __all__ = [
 CHECKED = frozenset(
     {"$ref", "type", "enum", "properties", "required", "additionalProperties", "items"}
     | {"minimum", "maximum", "pattern", "minItems", "maxItems", "uniqueItems"}
+    | {"minLength", "maxLength"}
 )
 # Keywords that describe and never constrain.
 NOTES = frozenset({"description", "format", "default"})
@@ -60,6 +61,10 @@ def problems(value: object, schema: dict, spec: dict, where: str = "$") -> list[
         found.append(f"{where}: {value!r} out of range")
     if isinstance(value, str) and "pattern" in schema and not re.search(schema["pattern"], value):
         found.append(f"{where}: {value!r} does not match {schema['pattern']}")
+    if isinstance(value, str) and not (
+        schema.get("minLength", 0) <= len(value) <= schema.get("maxLength", len(value))
+    ):
+        found.append(f"{where}: {len(value)} characters")
     if isinstance(value, list):
         if not schema.get("minItems", 0) <= len(value) <= schema.get("maxItems", len(value)):
             found.append(f"{where}: {len(value)} items")

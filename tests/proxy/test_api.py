@@ -34,6 +34,7 @@ FILTERS = [
     {"name": "pfgsm", "description": "Scene privacy"},
 ]
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+HOME_ZONE = {"name": "home", "latitude": 51.50135, "longitude": -0.14189, "radius_m": 500.0}
 Client = TestClient
 MakeClient = Callable[..., Awaitable[TestClient]]
 
@@ -408,6 +409,9 @@ async def test_real_responses_match_spec(
         ("DELETE", "/policies/{site}", "/policies/new.example.com", None),
         ("DELETE", "/policies/{site}", "/policies/new.example.com", None),
         ("GET", "/filters", "/filters", None),
+        ("GET", "/zones", "/zones", None),
+        ("PUT", "/zones", "/zones", {"zones": [HOME_ZONE], "start_time": "hour"}),
+        ("PUT", "/zones", "/zones", {"zones": [{**HOME_ZONE, "radius_m": 10}]}),
         ("GET", "/strengths", "/strengths", None),
         ("GET", "/audit", "/audit?limit=2", None),
         ("GET", "/audit", "/audit?limit=0", None),
@@ -539,3 +543,22 @@ async def test_wrong_codes_burn_the_code(make_client: MakeClient) -> None:
     assert "new one" in (await response.json())["error"] and announced == [pairing.code]
     await expect_error(await pair(anon, first), 403, "wrong pairing code")
     assert (await pair(anon, announced[0])).status == 200
+
+
+async def test_zones_are_stored_checked_and_given_back(client: TestClient, store: Store) -> None:
+    assert await (await client.get(url("/zones"))).json() == {"zones": [], "start_time": "minute"}
+    body = {"zones": [HOME_ZONE, {**HOME_ZONE, "name": "work", "latitude": 51.52}]}
+    response = await client.put(url("/zones"), json=body)
+    assert response.status == 200, await response.text()
+    assert (await response.json())["start_time"] == "minute"
+    assert [zone.name for zone in store.get_zones().zones] == ["home", "work"]
+    for bad, says in (
+        ({"zones": [{**HOME_ZONE, "latitude": 91}]}, "latitude"),
+        ({"zones": [{**HOME_ZONE, "radius_m": 10}]}, "radius_m"),
+        ({"zones": [], "start_time": "second"}, "start_time"),
+        ({"zones": [{**HOME_ZONE, "name": "  "}]}, "name"),
+        ([], "the body must be"),
+    ):
+        response = await client.put(url("/zones"), json=bad)
+        assert response.status == 400 and says in (await response.json())["error"], bad
+    assert len(store.get_zones().zones) == 2  # a refused write changed nothing

@@ -7,6 +7,8 @@ from publicsuffix2 import PublicSuffixList
 
 from proxy import policies, sites
 from proxy.policies import (
+    ACTIVITY_FILTERS,
+    ACTIVITY_POLICIES,
     DEFAULT_POLICIES,
     MAX_FILTERS,
     Policy,
@@ -285,7 +287,8 @@ def test_defaults_are_the_documented_ones() -> None:
     sites = [policy.site for policy in DEFAULT_POLICIES]
     assert len(sites) == len(set(sites))
     for policy in DEFAULT_POLICIES:
-        assert policy.filters == ("metadata", "pfgsm")
+        activity_site = policy in ACTIVITY_POLICIES
+        assert policy.filters == (ACTIVITY_FILTERS if activity_site else ("metadata", "pfgsm"))
         assert (policy.strength, policy.on_failure, policy.enabled) == ("invisible", "block", True)
         assert policy.faces == "all"
         assert normalize_site(policy.site) == policy.site

@@ -19,7 +19,7 @@ from proxy import audit as audit_module
 from proxy import auditlog
 from proxy import store as store_module
 from proxy.audit import MAX_TEXT
-from proxy.policies import DEFAULT_POLICIES, Policy
+from proxy.policies import ACTIVITY_POLICIES, DEFAULT_POLICIES, Policy
 from proxy.store import SCHEMA_VERSION, AuditEntry, Store, StoreError
 from tests.conftest import a_record
 
@@ -299,7 +299,7 @@ def test_a_version_1_database_gains_the_profile_column(db_path: Path) -> None:
     )
     raw.close()
     store = Store.open(db_path)
-    assert store.list_policies() == [
+    assert _kept(store) == [
         Policy("photos.example.com", filters=("metadata",), strength="low", profile="facebook")
     ]
     store.put_policy(Policy("photos.example.com", profile="instagram"))
@@ -386,13 +386,13 @@ def test_policies_stored_with_the_old_strength_names_survive_the_upgrade(db_path
     )
     raw.close()
     store = Store.open(db_path)
-    policies = {policy.site: policy for policy in store.list_policies()}
+    policies = {policy.site: policy for policy in _kept(store)}
     assert {site: policy.strength for site, policy in policies.items()} == {
         "a.example.com": "invisible",
         "b.example.com": "invisible",
         "*.c.example.com": "strong",
     }
-    # Nothing else of them changed, and nothing was seeded into a file that had policies.
+    # Nothing else of them changed, and only the activity sites (new in version 6) were added.
     assert policies["b.example.com"] == Policy(
         "b.example.com", False, ("pfgsm",), "invisible", "send_original", "instagram"
     )
@@ -402,7 +402,7 @@ def test_policies_stored_with_the_old_strength_names_survive_the_upgrade(db_path
         "invisible",
         "strong",
     }
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
     raw.close()
 
 
@@ -420,12 +420,12 @@ def test_a_version_3_database_keeps_every_policy_and_gains_whose_faces(db_path: 
     )
     raw.close()
     store = Store.open(db_path)
-    assert store.list_policies() == [
+    assert _kept(store) == [
         Policy("*.c.example.com", True, ("metadata", "faces-cloak"), "subtle", "block", "none"),
         Policy("a.example.com", True, ("metadata",), "invisible", "block", "facebook"),
         Policy("b.example.com", False, ("faces-blur",), "strong", "send_original", "instagram"),
     ]
-    assert {policy.faces for policy in store.list_policies()} == {"all"}
+    assert {policy.faces for policy in _kept(store)} == {"all"}
     store.put_policy(Policy("b.example.com", filters=("faces-blur",), faces="bystanders"))
     store.close()
     reopened = Store.open(db_path)
@@ -446,3 +446,27 @@ def test_whose_faces_is_stored(store: Store, db_path: Path, whose: str) -> None:
         "photos.example.com", filters=("faces-pixelate",), faces=whose
     )
     reopened.close()
+
+
+def _kept(store: Store) -> list[Policy]:
+    """The policies an old file held, without the activity sites its upgrade added."""
+    added = {policy.site for policy in ACTIVITY_POLICIES}
+    return [policy for policy in store.list_policies() if policy.site not in added]
+
+
+def test_an_upgraded_file_gains_the_activity_sites_but_keeps_the_users_own(db_path: Path) -> None:
+    store = Store.open(db_path)
+    store.put_policy(Policy("*.strava.com", filters=("metadata",), enabled=False))
+    store._db.execute("PRAGMA user_version = 5")  # as a version 5 file was
+    store._db.execute("DROP TABLE preferences")
+    store._db.execute("DELETE FROM policies WHERE site = '*.garmin.com'")
+    store.close()
+    upgraded = Store.open(db_path)
+    assert upgraded.get_policy("*.strava.com") == Policy(
+        "*.strava.com", filters=("metadata",), enabled=False
+    )
+    assert upgraded.get_policy("*.garmin.com") == next(
+        p for p in ACTIVITY_POLICIES if p.site == "*.garmin.com"
+    )
+    assert upgraded.get_zones().zones == ()
+    upgraded.close()

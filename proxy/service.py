@@ -17,6 +17,7 @@ from mitmproxy.addons.tlsconfig import TlsConfig
 from mitmproxy.options import Options
 from mitmproxy.tools.dump import DumpMaster
 
+from activities import describe_activity_filters
 from certs.ca import CaFiles
 from certs.keeper import CaKeeper
 from certs.trust import INSTALL_COMMAND, trust_instructions
@@ -177,8 +178,9 @@ async def _serve(settings: Settings) -> None:
     redact_logs(token)
     book = PolicyBook(store)
     book.on_reload(keeper.refresh)
-    filter_infos = describe_filters()
-    names = [info["name"] for info in filter_infos]
+    image_filter_infos = describe_filters()
+    names = [info["name"] for info in image_filter_infos]  # what the worker loads
+    filter_infos = image_filter_infos + describe_activity_filters()  # what policies may name
 
     options = Options(
         listen_host=settings.listen_host,

@@ -238,6 +238,12 @@ PREFS: dict[str, object] = {
     "toolkit.telemetry.reportingPolicy.firstRun": False,
     "app.update.disabledForTesting": True,
     "browser.tabs.warnOnClose": False,
+    # Notifications in Firefox's own alert window: headless, with no desktop notification
+    # service, the system's would close at once and notifications.getAll() find none.
+    "alerts.useSystemBackend": False,
+    # The extension's console (warnings from its background page) in firefox.log.
+    "devtools.console.stdout.chrome": True,
+    "devtools.console.stdout.content": True,
 }
 
 

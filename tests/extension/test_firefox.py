@@ -146,13 +146,15 @@ def wait_until(
     return value
 
 
-def extension_state(extension: Tab) -> dict:
-    """The badge, its title and the stored problem, for a failure's message."""
-    return extension.evaluate(
+def extension_state(extension: Tab, firefox: Firefox) -> str:
+    """The badge, its title, the stored problem and the console's end, for a failure."""
+    state = extension.evaluate(
         "(async () => ({badge: await browser.action.getBadgeText({}),"
         " title: await browser.action.getTitle({}),"
         " session: await browser.storage.session.get(null)}))()"
     )
+    console = [line for line in firefox.log().splitlines() if "console." in line]
+    return f"{state}\n" + "\n".join(console[-20:])
 
 
 def screenshot(tab: Tab, name: str, tmp_path: Path) -> Path:
@@ -257,6 +259,7 @@ def test_popup_toggle_protects_the_site(
 def test_upload_is_protected_and_audited(
     veil: VeilProcess,
     site: PhotoSite,
+    firefox: Firefox,
     extension: Tab,
     site_tab: Tab,
     extension_page: Callable[[str], Tab],
@@ -286,7 +289,9 @@ def test_upload_is_protected_and_audited(
     assert entry["sha256_before"] == hashlib.sha256(original).hexdigest()
     # The row is written once the photo is measured; a busy machine can take longer than the
     # extension's quick re-reads, and then its refresh each minute brings the count.
-    wait_until(lambda: badge(extension) == "1", 70, describe=lambda: extension_state(extension))
+    wait_until(
+        lambda: badge(extension) == "1", 70, describe=lambda: extension_state(extension, firefox)
+    )
 
     popup = extension_page(f"popup.html?tabId={tab_id(extension, SITE_URL)}")
     popup.set_viewport(380, 420)
@@ -308,6 +313,7 @@ def test_upload_is_protected_and_audited(
 def test_with_veil_stopped_uploads_fail_closed(
     veil: VeilProcess,
     site: PhotoSite,
+    firefox: Firefox,
     extension: Tab,
     site_tab: Tab,
     extension_page: Callable[[str], Tab],
@@ -319,7 +325,9 @@ def test_with_veil_stopped_uploads_fail_closed(
     site_tab.wait_for_text("#result", "^failed")
     time.sleep(1)  # a request that went around Veil would have arrived by now
     assert [r for r in site.received if r.path == "/upload/after-stop"] == []
-    wait_until(lambda: badge(extension) == "!", describe=lambda: extension_state(extension))
+    wait_until(
+        lambda: badge(extension) == "!", describe=lambda: extension_state(extension, firefox)
+    )
     title = extension.evaluate("browser.action.getTitle({})")
     assert "Veil is not running" in title, title
     notified = "browser.notifications.getAll().then(Object.keys)"

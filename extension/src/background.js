@@ -94,6 +94,14 @@ function choicesNow(status) {
   return state.choices(status.running).catch(() => state.choices(false));
 }
 
+/** The privacy zones to show: Veil's, or the last known (null: none yet) with why not. */
+function zonesNow(status) {
+  return state.zones(status.running).then(
+    (known) => ({ known, error: "" }),
+    async (error) => ({ known: await state.zones(false), error: error.message }),
+  );
+}
+
 /** Change a site's policy (created from the defaults when it has none). */
 // Policy changes one after another: each merges into the policy the one before it saved.
 // Run side by side, a quick second change merged into the stale copy and undid the first.
@@ -135,12 +143,14 @@ const HANDLERS = {
   setPolicy,
   deletePolicy,
   setDefaults,
+  setZones: ({ zones }) => state.setZones(zones),
   options: async () => {
     const status = await state.status();
     const { apiPort, defaults, policies, siteStats } = await state.load();
     const { filters, strengths } = await choicesNow(status);
     const counts = Object.fromEntries(policies.map((policy) => [policy.site, protectedUnder(siteStats, policy.site)]));
-    return { apiPort, defaults, policies, counts, filters, strengths, status };
+    const zones = await zonesNow(status);
+    return { apiPort, defaults, policies, counts, filters, strengths, zones, status };
   },
   addSite: ({ site }) => setPolicy({ site: normalizeHost(site), changes: {} }),
   audit: async ({ site, limit }) => {

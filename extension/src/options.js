@@ -1,8 +1,8 @@
-// Options: pairing, the protected sites, and the default policy for new ones.
+// Options: pairing, the protected sites, the default policy for new ones, the privacy zones.
 
 import { send } from "./lib/ext.js";
 import { showWhoseFaces } from "./lib/faces.js";
-import { formatNumber } from "./lib/format.js";
+import { formatCoordinate, formatNumber, parseDecimal, parsePoint } from "./lib/format.js";
 import { showStrengths, strengthName } from "./lib/strengths.js";
 
 const $ = (id) => document.getElementById(id);
@@ -51,10 +51,11 @@ function render() {
   $("pair-state").textContent = pairState(status);
   showNotice(status.problem && status.problem.kind !== "blocked" ? status.problem.message : "");
   // Before pairing, only pairing: the sites and defaults appear once Veil is paired.
-  for (const id of ["sites-section", "defaults-section"]) $(id).hidden = !status.paired;
+  for (const id of ["sites-section", "defaults-section", "zones-section"]) $(id).hidden = !status.paired;
   $("links").hidden = !status.paired || !status.running; // the audit is Veil's to read
   $("after-pairing").hidden = status.paired;
   if (status.paired) renderSites(status.running);
+  if (status.paired) renderZones(status.running);
   renderDefaults();
 }
 
@@ -90,6 +91,94 @@ function renderDefaults() {
   $("default-failure").value = defaults.on_failure;
 }
 
+// By its name and point: a click on a row already gone removes nothing else.
+const sameZone = (a, b) => a.name === b.name && a.latitude === b.latitude && a.longitude === b.longitude;
+
+function zoneRow(zone, editable) {
+  const row = document.createElement("tr");
+  const remove = document.createElement("button");
+  remove.type = "button";
+  remove.textContent = "Remove";
+  remove.disabled = !editable;
+  remove.setAttribute("aria-label", `Remove zone ${zone.name}`);
+  remove.addEventListener("click", () =>
+    changeZones((known) => ({ ...known, zones: known.zones.filter((other) => !sameZone(other, zone)) })),
+  );
+  const numbers = [formatCoordinate(zone.latitude), formatCoordinate(zone.longitude), formatNumber(zone.radius_m)].map(
+    (text) => Object.assign(cell(text), { className: "number" }),
+  );
+  row.append(cell(zone.name), ...numbers, cell(remove));
+  return row;
+}
+
+/** Veil's privacy zones; while it does not answer, the last known ones, unchangeable. */
+function renderZones(running) {
+  const { known, error } = view.zones;
+  const editable = running && !error;
+  let state = "";
+  if (!running) {
+    state = known
+      ? "Veil is not running: these are the last known zones. Start Veil (veil run) to change them."
+      : "Veil is not running, and its zones are not known here yet. Start Veil (veil run) to see and change them.";
+  } else if (error) {
+    state = `Veil did not give its zones (${error})${known ? ": these are the last known." : "."}`;
+  }
+  $("zones-state").textContent = state;
+  $("zones-state").hidden = !state;
+  const zones = known ? known.zones : [];
+  $("zones").replaceChildren(...zones.map((zone) => zoneRow(zone, editable)));
+  $("zones-table").hidden = !zones.length;
+  $("no-zones").hidden = !known || zones.length > 0;
+  $("zone-fields").disabled = !editable;
+  $("start-time").value = known ? known.start_time : "minute";
+  $("start-time").disabled = !editable;
+}
+
+function showZonesError(text) {
+  $("zones-error").textContent = text || "";
+  $("zones-error").hidden = !text;
+}
+
+// Zone changes one after another, each on the list the one before it stored.
+let zoneWrites = Promise.resolve(true);
+
+/** Store `edit(known)` (the zones and start time) in Veil; true when Veil took it. */
+function changeZones(edit) {
+  const write = zoneWrites.then(async () => {
+    try {
+      await send("setZones", { zones: edit(view.zones.known || { zones: [], start_time: "minute" }) });
+      showZonesError("");
+      return true;
+    } catch (error) {
+      showZonesError(error.message);
+      return false;
+    } finally {
+      await load().catch((error) => showNotice(error.message));
+    }
+  });
+  zoneWrites = write.catch(() => false);
+  return write;
+}
+
+/** The point in the form: a pasted "lat, lon" split into its fields first. */
+function zonePoint() {
+  for (const id of ["zone-latitude", "zone-longitude"]) splitPoint(id, $(id).value);
+  const latitude = parseDecimal($("zone-latitude").value);
+  const longitude = parseDecimal($("zone-longitude").value);
+  if (Number.isNaN(latitude)) return "Latitude: a number such as 51.50135 (or paste 51.50135, -0.14189).";
+  if (Number.isNaN(longitude)) return "Longitude: a number such as -0.14189.";
+  return { latitude, longitude };
+}
+
+/** "51.50135, -0.14189" in either field goes into both; true when it did. */
+function splitPoint(id, text) {
+  const point = parsePoint(text);
+  if (!point) return false;
+  $("zone-latitude").value = String(point.latitude);
+  $("zone-longitude").value = String(point.longitude);
+  return true;
+}
+
 async function load() {
   view = await send("options");
   render();
@@ -121,6 +210,38 @@ $("add-form").addEventListener("submit", async (event) => {
   await act("addSite", { site: $("new-site").value });
   $("new-site").value = "";
 });
+
+// The examples in the browser's language (the tip's pasted point stays as maps copy it).
+$("zone-latitude").placeholder = formatCoordinate(51.50135);
+$("zone-longitude").placeholder = formatCoordinate(-0.14189);
+
+$("zone-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const point = zonePoint();
+  if (typeof point === "string") return showZonesError(point);
+  const radius = $("zone-radius").value;
+  if (radius === "") return showZonesError("Radius: a number of metres, such as 500.");
+  const zone = { name: $("zone-name").value.trim(), ...point, radius_m: Number(radius) };
+  const taken = (view.zones.known ? view.zones.known.zones : []).some((other) => other.name === zone.name);
+  if (taken) return showZonesError(`There is a zone called ${zone.name} already: choose another name.`);
+  const added = await changeZones((known) => ({ ...known, zones: [...known.zones, zone] }));
+  if (!added) return;
+  for (const id of ["zone-name", "zone-latitude", "zone-longitude"]) $(id).value = "";
+  $("zone-radius").value = "500";
+});
+
+for (const id of ["zone-latitude", "zone-longitude"]) {
+  $(id).addEventListener("paste", (event) => {
+    if (!splitPoint(id, event.clipboardData.getData("text"))) return;
+    event.preventDefault();
+    $("zone-radius").focus();
+  });
+  $(id).addEventListener("change", () => splitPoint(id, $(id).value));
+}
+
+$("start-time").addEventListener("change", () =>
+  changeZones((known) => ({ ...known, start_time: $("start-time").value })),
+);
 
 $("default-strength").addEventListener("change", () =>
   showStrengths($("default-strength"), $("default-strength-hint"), view.strengths, $("default-strength").value),

@@ -83,6 +83,17 @@ export class ControlApi {
     return this.call("GET", "/stats");
   }
 
+  /** The privacy zones for activity uploads: {zones: [{name, latitude, longitude, radius_m}],
+   * start_time}. */
+  zones() {
+    return this.call("GET", "/zones");
+  }
+
+  /** Replace the zones (the whole list, and start_time); answers what Veil stored. */
+  putZones(zones) {
+    return this.call("PUT", "/zones", zones);
+  }
+
   audit({ site = "", limit = 50, offset = 0 } = {}) {
     const query = new URLSearchParams({ limit: String(limit), offset: String(offset) });
     if (site) query.set("site", site);

@@ -33,6 +33,7 @@ export async function load() {
       siteStats: [],
       knownFilters: [],
       knownStrengths: [],
+      knownZones: null, // {zones, start_time} as Veil last answered (null: not yet)
       blockedSeen: null,
       ...stored,
     };
@@ -172,6 +173,19 @@ export async function choices(running) {
   }
   const { knownFilters, knownStrengths } = await load();
   return { filters: knownFilters, strengths: knownStrengths };
+}
+
+/** The privacy zones: asked while Veil runs, the last known ones (or null) otherwise. */
+export async function zones(running) {
+  if (running) await save({ knownZones: await (await client()).zones() });
+  return (await load()).knownZones;
+}
+
+/** Replace the privacy zones in Veil; keep what it stored as the last known. */
+export async function setZones(body) {
+  const knownZones = await (await client()).putZones(body);
+  await save({ knownZones });
+  return knownZones;
 }
 
 /** For the pages: where things stand. */

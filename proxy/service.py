@@ -17,7 +17,7 @@ from mitmproxy.addons.tlsconfig import TlsConfig
 from mitmproxy.options import Options
 from mitmproxy.tools.dump import DumpMaster
 
-from activities import describe_activity_filters
+from activities import TrackSettings, describe_activity_filters
 from certs.ca import CaFiles
 from certs.keeper import CaKeeper
 from certs.trust import INSTALL_COMMAND, trust_instructions
@@ -35,6 +35,7 @@ from proxy.policies import DEFAULT_POLICIES
 from proxy.policybook import PolicyBook
 from proxy.settings import Settings, ensure_token
 from proxy.store import Store
+from proxy.zones import ensure_zone_secret
 
 __all__ = ["Announce", "ControlApiServer", "StartupError", "announce_code", "serve", "use_new_ca"]
 
@@ -211,8 +212,20 @@ async def _serve(settings: Settings) -> None:
     )
     # The control API and the announcement come last: the upload protector's running()
     # loads the models first, so that "Veil is running" means ready.
+    zone_secret = ensure_zone_secret(settings.zone_secret_path)
+
+    def activity_settings() -> TrackSettings:
+        zones = store.get_zones()
+        return TrackSettings(zones.zones, zone_secret, zones.start_time)
+
     addons = default_addons(
-        book, Outcomes(store), Protector(), names, originals, settings.keep_originals
+        book,
+        Outcomes(store),
+        Protector(),
+        names,
+        originals,
+        settings.keep_originals,
+        activity_settings,
     )
     announcement = _announcement(settings, ca, len(store.list_policies()), names, pairing.code)
     protector = next(addon for addon in addons if isinstance(addon, UploadProtector))

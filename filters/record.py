@@ -64,17 +64,26 @@ class ProtectionRecord:
     confidence_after: float | None = field(metadata=_doc("Its probability."))
     ssim: float | None = field(metadata=_doc("SSIM of the sent pixels against the uploaded."))
     psnr: float | None = field(metadata=_doc("PSNR in dB; none when the pixels are equal."))
-    ciede2000: float = field(
-        metadata=_doc("Mean CIEDE2000 colour difference, as a screen shows the photo.")
+    ciede2000: float | None = field(
+        metadata=_doc(
+            "Mean CIEDE2000 colour difference, as a screen shows the photo; none for an "
+            "activity file (it has no pixels)."
+        )
     )
-    ssimulacra2: float = field(
-        metadata=_doc("SSIMULACRA2 on screen: 100 identical, 90 visually lossless, 70 high.")
+    ssimulacra2: float | None = field(
+        metadata=_doc(
+            "SSIMULACRA2 on screen: 100 identical, 90 visually lossless, 70 high; none for an "
+            "activity file."
+        )
     )
     butteraugli: float | None = field(
         metadata=_doc("Butteraugli max-norm on screen: below 1 looks the same; none untested.")
     )
-    platform_ssimulacra2: float = field(
-        metadata=_doc("The yardstick: SSIMULACRA2 of the platform's own JPEG of the upload.")
+    platform_ssimulacra2: float | None = field(
+        metadata=_doc(
+            "The yardstick: SSIMULACRA2 of the platform's own JPEG of the upload; none for an "
+            "activity file."
+        )
     )
     platform_butteraugli: float | None = field(
         metadata=_doc("The yardstick: Butteraugli of the platform's own JPEG of the upload.")

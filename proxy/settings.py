@@ -72,6 +72,10 @@ class Settings:
         return self.home / "paired-origins"
 
     @property
+    def zone_secret_path(self) -> Path:
+        return self.home / "zones.key"
+
+    @property
     def originals_dir(self) -> Path:
         return self.home / "originals"
 

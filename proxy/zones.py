@@ -3,14 +3,26 @@ out again. What hiding them means lives in ``activities.zones``."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from activities.track import START_TIMES, StartTime
 from activities.zones import DEFAULT_RADIUS_M, PrivacyZone
 
-__all__ = ["MAX_NAME", "MAX_ZONES", "NAME_PATTERN", "ZoneError", "Zones", "parse_zones"]
+__all__ = [
+    "MAX_NAME",
+    "MAX_ZONES",
+    "NAME_PATTERN",
+    "ZoneError",
+    "Zones",
+    "ensure_zone_secret",
+    "parse_zones",
+]
+
+SECRET_BYTES = 32
 
 MAX_ZONES = 16
 MAX_NAME = 40
@@ -85,3 +97,22 @@ def parse_zones(data: object) -> Zones:
             )
         )
     return Zones(tuple(parsed), start_time)
+
+
+def ensure_zone_secret(path: Path) -> bytes:
+    """The install's secret that fixes where each zone's hidden area sits, made once (0600).
+
+    Lose it and the areas move: uploads from before and after together could then reveal
+    more. It never leaves the machine.
+    """
+    try:
+        secret = path.read_bytes()
+        if len(secret) == SECRET_BYTES:
+            return secret
+    except FileNotFoundError:
+        pass
+    secret = os.urandom(SECRET_BYTES)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(secret)
+    return secret

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from activities import TrackSettings
 from proxy.addons.connect import ConnectOverride
 from proxy.addons.passthrough import TlsPassthrough
 from proxy.addons.protect import ImageProtector, UploadProtector
@@ -34,18 +35,22 @@ def default_addons(
     filters: Sequence[str],
     originals: OriginalsVault | None = None,
     keep_originals: bool = False,
+    activity_settings: Callable[[], TrackSettings] | None = None,
 ) -> list[object]:
     """The addons of `veil run`, in hook order: ``filters`` are loaded when it starts.
 
     ``originals``: where originals are kept and purged at their limit; each protected
-    image's original goes into it when ``keep_originals`` is on.
+    image's original goes into it when ``keep_originals`` is on. ``activity_settings``: what
+    ``track-privacy`` hides, read for each activity upload.
     """
     kept = originals if keep_originals else None
     addons: list[object] = [
         TlsPassthrough(book),
         ConnectOverride(),
         StreamRules(book, outcomes),
-        UploadProtector(book, outcomes, protector, filters, originals=kept),
+        UploadProtector(
+            book, outcomes, protector, filters, originals=kept, activity_settings=activity_settings
+        ),
         WebSocketGuard(book, outcomes),
     ]
     if originals is not None:

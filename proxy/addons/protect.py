@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Sequence
+import time
+from collections.abc import Callable, Coroutine, Sequence
 
 from mitmproxy import ctx, http
 
+from activities import TrackPrivacy, TrackSettings
 from filters import Protected, face_findings
+from proxy.activityparts import ActivityPart, activity_record, find_activities, put_back
 from proxy.adapters import Adapter, Plan, default_adapters, plan_upload
 from proxy.addons.worker import FilterWorker, ImageProtector
 from proxy.decoding import decode_capped
@@ -53,15 +56,19 @@ class UploadProtector:
         filters: Sequence[str],
         adapters: list[Adapter] | None = None,
         originals: OriginalsVault | None = None,
+        activity_settings: Callable[[], TrackSettings] | None = None,
     ) -> None:
         """``originals``: where each protected image's original is kept, when the user keeps
-        them (``keep_originals``); None keeps nothing."""
+        them (``keep_originals``); None keeps nothing. ``activity_settings``: the privacy
+        zones and the rest of what ``track-privacy`` needs, as they are now; None: activity
+        files are left as they come."""
         self.book = book
         self.outcomes = outcomes
         self.filters = list(filters)  # loaded when the proxy starts
         self.adapters = default_adapters() if adapters is None else adapters
         self.worker = FilterWorker(protector)
         self.originals = originals
+        self.activity_settings = activity_settings
         self.startup_error: str | None = None  # why the filters could not load
         self._measuring: set[asyncio.Task[None]] = set()  # work after an upload left
 
@@ -162,8 +169,46 @@ class UploadProtector:
             flow.request.query[name] = value
         if plan.body is not None:
             flow.request.content = plan.body
+        if self.activity_settings is not None and TrackPrivacy.name in policy.filters:
+            activities = find_activities(found)
+            if activities:
+                protected_body = await self._protect_activities(flow, policy, found, activities)
+                if protected_body is None:
+                    return
+                found = find_images(request.content_type, protected_body)
         if found.slots:
             await self._protect(flow, policy, plan, found)
+
+    async def _protect_activities(
+        self,
+        flow: http.HTTPFlow,
+        policy: Policy,
+        found: FoundImages,
+        activities: list[ActivityPart],
+    ) -> bytes | None:
+        """Run track-privacy on each activity file and put them back in the body; None when
+        one could not be protected (the failure rule has been applied)."""
+        assert self.activity_settings is not None
+        settings = self.activity_settings()
+        started = time.perf_counter()
+        try:
+            results = await asyncio.to_thread(
+                lambda: [TrackPrivacy().apply(activity.data, settings) for activity in activities]
+            )
+        except ValueError as error:  # a broken or unknown file: it must not leave as it is
+            kinds = "/".join(sorted({activity.slot.format for activity in activities}))
+            slots = [activity.slot for activity in activities]
+            self.outcomes.fail(flow, policy, slots, f"cannot protect the {kinds} file: {error}")
+            return None
+        elapsed_ms = (time.perf_counter() - started) * 1000 / len(activities)
+        body = put_back(
+            found, {a.slot.index: r.data for a, r in zip(activities, results, strict=True)}
+        )
+        flow.request.content = body  # re-applies Content-Encoding, fixes Content-Length
+        for activity, result in zip(activities, results, strict=True):
+            record = activity_record(activity.data, result, settings, elapsed_ms)
+            self.outcomes.protected(flow, policy, activity.slot, record)
+        return body
 
     async def _protect(
         self, flow: http.HTTPFlow, policy: Policy, plan: Plan, found: FoundImages

@@ -143,7 +143,7 @@ const HANDLERS = {
   setPolicy,
   deletePolicy,
   setDefaults,
-  setZones: ({ zones }) => state.setZones(zones),
+  setZones: ({ settings }) => state.setZones(settings), // {zones, start_time}
   options: async () => {
     const status = await state.status();
     const { apiPort, defaults, policies, siteStats } = await state.load();

@@ -146,7 +146,7 @@ let zoneWrites = Promise.resolve(true);
 function changeZones(edit) {
   const write = zoneWrites.then(async () => {
     try {
-      await send("setZones", { zones: edit(view.zones.known || { zones: [], start_time: "minute" }) });
+      await send("setZones", { settings: edit(view.zones.known || { zones: [], start_time: "minute" }) });
       showZonesError("");
       return true;
     } catch (error) {
@@ -162,16 +162,18 @@ function changeZones(edit) {
 
 /** The point in the form: a pasted "lat, lon" split into its fields first. */
 function zonePoint() {
-  for (const id of ["zone-latitude", "zone-longitude"]) splitPoint(id, $(id).value);
+  for (const id of ["zone-latitude", "zone-longitude"]) splitPoint($(id).value);
   const latitude = parseDecimal($("zone-latitude").value);
   const longitude = parseDecimal($("zone-longitude").value);
-  if (Number.isNaN(latitude)) return "Latitude: a number such as 51.50135 (or paste 51.50135, -0.14189).";
-  if (Number.isNaN(longitude)) return "Longitude: a number such as -0.14189.";
+  if (Number.isNaN(latitude)) {
+    return `Latitude: a number such as ${formatCoordinate(51.50135)} (or paste 51.50135, -0.14189).`;
+  }
+  if (Number.isNaN(longitude)) return `Longitude: a number such as ${formatCoordinate(-0.14189)}.`;
   return { latitude, longitude };
 }
 
 /** "51.50135, -0.14189" in either field goes into both; true when it did. */
-function splitPoint(id, text) {
+function splitPoint(text) {
   const point = parsePoint(text);
   if (!point) return false;
   $("zone-latitude").value = String(point.latitude);
@@ -232,11 +234,11 @@ $("zone-form").addEventListener("submit", async (event) => {
 
 for (const id of ["zone-latitude", "zone-longitude"]) {
   $(id).addEventListener("paste", (event) => {
-    if (!splitPoint(id, event.clipboardData.getData("text"))) return;
+    if (!splitPoint(event.clipboardData.getData("text"))) return;
     event.preventDefault();
     $("zone-radius").focus();
   });
-  $(id).addEventListener("change", () => splitPoint(id, $(id).value));
+  $(id).addEventListener("change", () => splitPoint($(id).value));
 }
 
 $("start-time").addEventListener("change", () =>

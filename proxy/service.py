@@ -6,7 +6,6 @@ import asyncio
 import functools
 import logging
 import os
-import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +33,7 @@ from proxy.pairing import Pairing, format_code
 from proxy.policies import DEFAULT_POLICIES
 from proxy.policybook import PolicyBook
 from proxy.settings import Settings, ensure_token
+from proxy.shutdown import GracefulStop, quiet_cancelled
 from proxy.store import Store
 from proxy.zones import ensure_zone_secret
 
@@ -247,12 +247,12 @@ async def _serve(settings: Settings) -> None:
         ssl_verify_upstream_trusted_ca=_upstream_bundle(settings),
     )
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, master.shutdown)
+    GracefulStop(master).install(loop)
     pairing.on_new_code = announce_code
     try:
         await master.run()
     finally:
+        quiet_cancelled(loop)  # what is left is cancelled by asyncio.run, as it should be
         store.close()
         sys.stdout.flush()
     if protector.startup_error is not None:

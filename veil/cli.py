@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import sys
@@ -50,6 +51,9 @@ def _run(args: argparse.Namespace) -> int:
     from proxy.service import serve  # heavy imports (torch) only for the commands that need them
 
     asyncio.run(serve(settings))
+    # Everything is closed: spare the interpreter's exit seconds of garbage collection over
+    # the models' and mitmproxy's objects (finalize_modules collects them again and again).
+    gc.freeze()
     return 0
 
 

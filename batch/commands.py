@@ -6,6 +6,7 @@ Heavy imports (torch, the judge, matplotlib) happen inside the handlers, when th
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from filters import (
@@ -120,7 +121,19 @@ def _face_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _activity_bench(args: argparse.Namespace) -> int:
+    from batch.activity_bench import run_activity_bench, write_activity_results
+
+    results = run_activity_bench(homes=args.limit or 10)
+    out = (args.out or Path("benchmarks/results")) / "activities.json"
+    print(json.dumps({k: v for k, v in results.items() if k != "machine"}, indent=1))
+    print(f"written to {write_activity_results(results, out)}")
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
+    if args.activities:
+        return _activity_bench(args)
     if args.faces:
         return _face_bench(args)
     from batch.bench import run_bench, steps
@@ -201,6 +214,12 @@ def _add_bench(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="the face benchmark: faces-cloak (or --filters) on ../shared/data/faces (or "
         "--data: a folder per person, and groups/), measured with dlib's recogniser",
+    )
+    bench.add_argument(
+        "--activities",
+        action="store_true",
+        help="the activity filters: track-privacy against the home-finding attack, the files' "
+        "validity and a 2-hour FIT file's time (--limit: homes, default 10)",
     )
     bench.add_argument("--data", type=Path, help="folder with labels.csv and the photos")
     bench.add_argument("--filters", action="append", help="comma-separated (default pfgsm)")

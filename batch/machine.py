@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
+import multiprocessing.synchronize
 import os
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["MemorySampler", "environment"]
+__all__ = ["MemorySampler", "cpu_hog", "environment"]
 
 SAMPLE_EVERY_S = 0.01
 
@@ -74,3 +78,24 @@ def environment() -> dict[str, Any]:
         "python": platform.python_version(),
         "torch": torch.__version__,
     }
+
+
+def _burn(stop: multiprocessing.synchronize.Event) -> None:
+    while not stop.is_set():
+        sum(range(10_000))
+
+
+@contextlib.contextmanager
+def cpu_hog() -> Iterator[None]:
+    """One busy process per core for as long as the block runs: the user's other work."""
+    stop = multiprocessing.Event()
+    hogs = [multiprocessing.Process(target=_burn, args=(stop,)) for _ in range(os.cpu_count() or 1)]
+    for hog in hogs:
+        hog.start()
+    try:
+        time.sleep(1.5)  # Veil sizes its threads by the last second of other processes' work
+        yield
+    finally:
+        stop.set()
+        for hog in hogs:
+            hog.join()

@@ -28,7 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.bench_proxy import cpu_hog  # noqa: E402
+from batch.machine import cpu_hog  # noqa: E402
 from tests.conftest import imagenet_photo, jpeg_with_private_metadata  # noqa: E402
 from tests.e2e import Upstream, VeilProcess, start_veil, write_upstream_certs  # noqa: E402
 

@@ -8,11 +8,7 @@ All figures come from one run on this machine; medians over the repeats.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import multiprocessing
-import multiprocessing.synchronize
-import os
 import platform
 import ssl
 import statistics
@@ -21,7 +17,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -29,6 +25,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from batch.machine import cpu_hog  # noqa: E402
 from tests.conftest import imagenet_photo, jpeg_with_private_metadata  # noqa: E402
 from tests.e2e import Upstream, VeilProcess, free_port, write_upstream_certs  # noqa: E402
 
@@ -55,27 +52,6 @@ def upload_ms(client: httpx.Client, url: str, body: bytes, repeats: int) -> floa
         client.put(url, content=body, headers={"Content-Type": "image/jpeg"}).raise_for_status()
         times.append((time.perf_counter() - start) * 1000)
     return statistics.median(times)
-
-
-def _burn(stop: multiprocessing.synchronize.Event) -> None:
-    while not stop.is_set():
-        sum(range(10_000))
-
-
-@contextlib.contextmanager
-def cpu_hog() -> Iterator[None]:
-    """One busy process per core for as long as the block runs: the user's other work."""
-    stop = multiprocessing.Event()
-    hogs = [multiprocessing.Process(target=_burn, args=(stop,)) for _ in range(os.cpu_count() or 1)]
-    for hog in hogs:
-        hog.start()
-    try:
-        time.sleep(1.5)  # Veil sizes its threads by the last second of other processes' work
-        yield
-    finally:
-        stop.set()
-        for hog in hogs:
-            hog.join()
 
 
 def wait_audited(veil: VeilProcess, count: int, timeout_s: float = 300.0) -> None:

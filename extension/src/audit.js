@@ -6,6 +6,8 @@ import { countOf, formatDate, formatNumber, formatPercent } from "./lib/format.j
 
 const $ = (id) => document.getElementById(id);
 const PAGE = 50;
+// Files that track-privacy rewrites: no pixels, no faces.
+const ACTIVITY_FORMATS = new Set(["GPX", "TCX", "FIT"]);
 
 function el(tag, text, className) {
   const node = document.createElement(tag);
@@ -67,13 +69,19 @@ function card(entry) {
     article.append(thumbs);
   }
   const facts = el("dl");
-  fact(facts, "Photo", [entry.filename, entry.format, entry.width && `${entry.width}×${entry.height}`].filter(Boolean).join(", "));
+  const activity = ACTIVITY_FORMATS.has(entry.format);
+  if (activity) {
+    // Its pictures are drawings of the track (blue) and the privacy zones (red).
+    fact(facts, "Activity", [entry.filename, entry.format].filter(Boolean).join(", "));
+  } else {
+    fact(facts, "Photo", [entry.filename, entry.format, entry.width && `${entry.width}×${entry.height}`].filter(Boolean).join(", "));
+  }
   fact(facts, "Removed", entry.metadata_removed.length ? entry.metadata_removed.join(", ") : "no metadata found");
   if (entry.label_before) {
     fact(facts, "Classifier saw", `${entry.label_before}${percent(entry.confidence_before)} → ${entry.label_after || "?"}${percent(entry.confidence_after)}`);
   }
   if (entry.visibility) fact(facts, "Visible change", visibility(entry));
-  fact(facts, "Faces", facesInWords(entry));
+  if (!activity) fact(facts, "Faces", facesInWords(entry));
   if (entry.ssim !== null) fact(facts, "Quality", `SSIM ${formatNumber(entry.ssim, 3)}, PSNR ${entry.psnr === null ? "∞" : formatNumber(entry.psnr, 1)} dB`);
   fact(facts, "Filters", entry.filters.length ? `${entry.filters.join(", ")} (${entry.strength})` : "");
   if (entry.size_before !== null) fact(facts, "Size", `${formatNumber(entry.size_before)} → ${typeof entry.size_after === "number" ? formatNumber(entry.size_after) : "–"} bytes`);

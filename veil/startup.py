@@ -36,6 +36,9 @@ __all__ = [
     "systemd_unit",
 ]
 
+# Where the `veil` package lies: the service runs from there, as `make run` does from a
+# checkout, so that every top-level package of the tree imports, installed or not.
+SOURCE_ROOT = Path(__file__).resolve().parents[1]
 UNIT_NAME = "veil.service"
 LAUNCHD_LABEL = "org.veil.proxy"
 WINDOWS_TASK = "Veil"
@@ -88,8 +91,9 @@ def _systemd_quote(arg: str) -> str:
     return '"' + escaped.replace("%", "%%").replace("$", "$$") + '"'
 
 
-def systemd_unit(command: Sequence[str]) -> str:
-    """The user unit that runs ``command`` at login and restarts it when it fails."""
+def systemd_unit(command: Sequence[str], workdir: Path = SOURCE_ROOT) -> str:
+    """The user unit that runs ``command`` in ``workdir`` at login and restarts it when it
+    fails."""
     return (
         "[Unit]\n"
         "Description=Veil, the privacy proxy for photo uploads\n"
@@ -97,6 +101,7 @@ def systemd_unit(command: Sequence[str]) -> str:
         "[Service]\n"
         "Type=simple\n"
         f"ExecStart={' '.join(_systemd_quote(arg) for arg in command)}\n"
+        f"WorkingDirectory={str(workdir).replace('%', '%%')}\n"
         "Environment=PYTHONUNBUFFERED=1\n"
         "Restart=on-failure\n"
         f"RestartSec={RESTART_DELAY_S}\n"
@@ -107,11 +112,12 @@ def systemd_unit(command: Sequence[str]) -> str:
     )
 
 
-def launchd_plist(command: Sequence[str], log_path: Path) -> bytes:
+def launchd_plist(command: Sequence[str], log_path: Path, workdir: Path = SOURCE_ROOT) -> bytes:
     """The launch agent that runs ``command`` at login and again whenever it exits non-zero."""
     agent = {
         "Label": LAUNCHD_LABEL,
         "ProgramArguments": list(command),
+        "WorkingDirectory": str(workdir),
         "RunAtLoad": True,
         "KeepAlive": {"SuccessfulExit": False},  # restart after a failure, not a clean stop
         "ThrottleInterval": RESTART_DELAY_S * 5,  # launchd's floor is 10 s

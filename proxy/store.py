@@ -29,10 +29,10 @@ from proxy.audit import (
     AuditEntry,
     StoreBusy,
     StoreError,
-    utc_now,
 )
 from proxy.auditwriter import SPOOL_SCHEMA, AuditWriter, is_busy
-from proxy.policies import ACTIVITY_POLICIES, DEFAULT_POLICIES, Policy, PolicyError, best_policy
+from proxy.policies import ACTIVITY_POLICIES, DEFAULT_POLICIES, Policy, best_policy
+from proxy.policyrows import POLICY_COLUMNS, POLICY_SCHEMA, read_policy, write_policy
 from proxy.sites import normalize_site
 from proxy.zones import Zones, parse_zones
 
@@ -59,21 +59,11 @@ SCHEMA_VERSION = 6
 OPEN_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 0.5
 POLICY_WRITE_TIMEOUT_S = 1.0
-_POLICY_SCHEMA = """
-CREATE TABLE policies (
-    site TEXT PRIMARY KEY,
-    enabled INTEGER NOT NULL,
-    filters TEXT NOT NULL,
-    strength TEXT NOT NULL,
-    on_failure TEXT NOT NULL,
-    updated TEXT NOT NULL
-);
-"""
 # Version n -> n + 1, run in order on older files. The audit table is made from the audit
 # entry's fields as they are now; a field added since a file was made becomes a new column
 # when it is opened (auditlog.add_missing_columns), so a new measurement needs no migration.
 _MIGRATIONS: dict[int, str] = {
-    0: _POLICY_SCHEMA + auditlog.audit_schema(),
+    0: POLICY_SCHEMA + auditlog.audit_schema(),
     1: "ALTER TABLE policies ADD COLUMN profile TEXT NOT NULL DEFAULT 'facebook'",
     # Strengths named by what a person sees: low and medium are invisible, high is strong.
     2: "UPDATE policies SET strength = CASE strength "
@@ -84,10 +74,9 @@ _MIGRATIONS: dict[int, str] = {
     # A tamper-evident audit, written through a spool when the file is locked.
     4: auditchain.CHAIN_SCHEMA + SPOOL_SCHEMA,
     # The user's preferences that are not a site's policy: the privacy zones.
-    5: "CREATE TABLE preferences (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    5: "CREATE TABLE IF NOT EXISTS preferences (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
 }
 ZONES_KEY = "zones"
-_POLICY_COLUMNS = "site, enabled, filters, strength, on_failure, profile, faces"
 
 
 class Store:
@@ -139,7 +128,7 @@ class Store:
             # Seeded once, when the file is new, so that a user's deletions stick.
             if version == 0 and seed_defaults:
                 for policy in DEFAULT_POLICIES:
-                    _write_policy(self._db, policy)
+                    write_policy(self._db, policy)
             added = auditlog.add_missing_columns(self._db)
             if added:
                 log.info("added audit columns %s to %s", ", ".join(added), self.path)
@@ -153,7 +142,7 @@ class Store:
                         ).fetchone()
                         is None
                     ):
-                        _write_policy(self._db, policy)
+                        write_policy(self._db, policy)
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _read(self, read: Callable[[sqlite3.Connection], T]) -> T:
@@ -172,12 +161,12 @@ class Store:
 
     def list_policies(self) -> list[Policy]:
         """Every usable policy, by site; a row today's rules refuse is logged and left out."""
-        query = f"SELECT {_POLICY_COLUMNS} FROM policies ORDER BY site"
+        query = f"SELECT {POLICY_COLUMNS} FROM policies ORDER BY site"
         rows = self._read(lambda db: db.execute(query).fetchall())
         policies = []
         for row in rows:
             try:
-                policies.append(_policy(row))
+                policies.append(read_policy(row))
             except StoreError as error:
                 # One stale row (e.g. a site pattern a newer public suffix list refuses)
                 # must not stop the proxy; it stays in the file for the user to see.
@@ -186,9 +175,9 @@ class Store:
 
     def get_policy(self, site: str) -> Policy | None:
         """The policy stored for exactly this site pattern, or None."""
-        query = f"SELECT {_POLICY_COLUMNS} FROM policies WHERE site = ?"
+        query = f"SELECT {POLICY_COLUMNS} FROM policies WHERE site = ?"
         row = self._read(lambda db: db.execute(query, (normalize_site(site),)).fetchone())
-        return _policy(row) if row else None
+        return read_policy(row) if row else None
 
     def put_policy(self, policy: Policy) -> bool:
         """Create or replace the policy of ``policy.site``; True when it was created.
@@ -197,7 +186,7 @@ class Store:
             exists = self._policy_db.execute(
                 "SELECT 1 FROM policies WHERE site = ?", (policy.site,)
             ).fetchone()
-            _write_policy(self._policy_db, policy)
+            write_policy(self._policy_db, policy)
         return exists is None
 
     def get_zones(self) -> Zones:
@@ -301,30 +290,3 @@ def _busy() -> Iterator[None]:
         if is_busy(error):
             raise StoreBusy("Veil's database is locked by another program") from error
         raise
-
-
-def _write_policy(db: sqlite3.Connection, policy: Policy) -> None:
-    db.execute(
-        f"INSERT OR REPLACE INTO policies ({_POLICY_COLUMNS}, updated) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            policy.site,
-            int(policy.enabled),
-            json.dumps(list(policy.filters)),
-            policy.strength,
-            policy.on_failure,
-            policy.profile,
-            policy.faces,
-            utc_now(),
-        ),
-    )
-
-
-def _policy(row: tuple) -> Policy:
-    site, enabled, filters, strength, on_failure, profile, faces = row
-    try:
-        return Policy(
-            site, bool(enabled), tuple(json.loads(filters)), strength, on_failure, profile, faces
-        )
-    except (PolicyError, ValueError, TypeError) as error:
-        raise StoreError(f"stored policy {site!r} is unusable: {error}") from error

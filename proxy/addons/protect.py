@@ -1,6 +1,7 @@
 """The upload protector: every image of a buffered upload to a protected site goes through
 the site's filters on the filter worker (``proxy.addons.worker``), each within a deadline,
-or the failure rule applies.
+or the failure rule applies. Activity files (GPX, TCX, FIT) go through ``track-privacy``
+first, where the policy names it.
 
 The hook checks, then hands off: the body work is pure (``proxy.uploads``,
 ``proxy.adapters``) and the image work runs on the worker, so other flows keep moving.

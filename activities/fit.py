@@ -85,6 +85,14 @@ _BASE = {
 }
 
 
+# A base type the profile does not know: bytes, invalid as 0xFF.
+_UNKNOWN_BASE = ("u1", 0xFF)
+
+
+def _invalid(base: int) -> int:
+    return _BASE.get(base, _UNKNOWN_BASE)[1]
+
+
 class FitError(ValueError):
     """Not a FIT file, or one whose records do not add up."""
 
@@ -103,7 +111,7 @@ class _Field:
 
     def dtype(self, little_endian: bool) -> np.dtype | None:
         """The field's element type, when it holds elements of one size."""
-        code, _ = _BASE.get(self.base, ("u1", 0xFF))
+        code, _ = _BASE.get(self.base, _UNKNOWN_BASE)
         dtype = np.dtype(code).newbyteorder("<" if little_endian else ">")
         return dtype if self.size % dtype.itemsize == 0 else None
 
@@ -278,7 +286,7 @@ class _Editor:
         if dtype is None:
             self.buffer[index] = 0xFF
         else:
-            invalid = np.full(spec.size // dtype.itemsize, _BASE[spec.base][1], dtype=dtype)
+            invalid = np.full(spec.size // dtype.itemsize, _invalid(spec.base), dtype=dtype)
             self.buffer[index] = invalid.view(np.uint8)
         return bool((self.buffer[index] != before).any())
 

@@ -4,12 +4,17 @@ filters are in ``filters``. Pure: no HTTP; the proxy finds the files and calls t
 from __future__ import annotations
 
 from activities.formats import sniff_activity
+from activities.motion import MotionAnonymise, MotionReport, MotionResult, MotionSettings
 from activities.track import TrackReport, TrackSettings
 from activities.track_privacy import ActivityResult, TrackPrivacy
 
 __all__ = [
     "ACTIVITY_FILTERS",
     "ActivityResult",
+    "MotionAnonymise",
+    "MotionReport",
+    "MotionResult",
+    "MotionSettings",
     "TrackPrivacy",
     "TrackReport",
     "TrackSettings",
@@ -17,7 +22,10 @@ __all__ = [
     "sniff_activity",
 ]
 
-ACTIVITY_FILTERS: dict[str, type[TrackPrivacy]] = {TrackPrivacy.name: TrackPrivacy}
+ACTIVITY_FILTERS: dict[str, type[TrackPrivacy] | type[MotionAnonymise]] = {
+    TrackPrivacy.name: TrackPrivacy,
+    MotionAnonymise.name: MotionAnonymise,
+}
 
 
 def describe_activity_filters() -> list[dict[str, str]]:

@@ -268,6 +268,24 @@ class _Editor:
         _, dtype, index = spot
         return self.buffer[index].copy().view(dtype)[:, 0].astype(np.int64)
 
+    def read_elements(self, group: _Messages, number: int) -> np.ndarray | None:
+        """Every element of a field of every message, ``(messages, elements)`` in the
+        field's own type (float fields by their bits); None when the definition has no
+        such field."""
+        spot = self._spot(group, number, None)
+        if spot is None or spot[1] is None:
+            return None
+        _, dtype, index = spot
+        return self.buffer[index].copy().view(dtype)
+
+    def write_elements(self, group: _Messages, number: int, values: np.ndarray) -> None:
+        """Every element of a field of every message, shaped as :meth:`read_elements` gave."""
+        spot = self._spot(group, number, None)
+        if spot is None or spot[1] is None:
+            return
+        _, dtype, index = spot
+        self.buffer[index] = np.ascontiguousarray(values, dtype=dtype).view(np.uint8)
+
     def write(self, group: _Messages, number: int, values: np.ndarray, rows: np.ndarray) -> None:
         spot = self._spot(group, number, rows)
         if spot is None or spot[1] is None or not len(rows):

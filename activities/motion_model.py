@@ -38,8 +38,11 @@ class Anonymiser(nn.Module):
     Shape: ``(B, 3, T)`` -> ``(B, 3, T)``, T divisible by 4.
     """
 
-    def __init__(self, width: int = 32, code: int = 8) -> None:
+    def __init__(self, width: int = 32, code: int = 8, noise: float = 0.0) -> None:
         super().__init__()
+        # Noise on the code (bounded by tanh): what identifies a person is fine detail, which
+        # it drowns; the activity is coarse, and training teaches it to survive the noise.
+        self.noise = noise
         self.encode = nn.Sequential(
             nn.Conv1d(3, width, 5, padding=2),
             nn.ReLU(),
@@ -61,8 +64,13 @@ class Anonymiser(nn.Module):
             nn.Conv1d(width, 3, 5, padding=2),
         )
 
-    def forward(self, signal: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(signal))
+    def forward(
+        self, signal: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        code = torch.tanh(self.encode(signal))
+        if self.noise:
+            code = code + self.noise * torch.randn(code.shape, generator=generator)
+        return self.decode(code)
 
 
 class WindowClassifier(nn.Module):
@@ -111,7 +119,7 @@ def load_models(path: Path = WEIGHTS) -> tuple[Anonymiser, WindowClassifier]:
     return anonymiser.eval(), activity.eval()
 
 
-def anonymise_stream(acceleration: np.ndarray) -> np.ndarray:
+def anonymise_stream(acceleration: np.ndarray, seed: int = 0) -> np.ndarray:
     """A whole stream anonymised window by window, as the networks were trained.
 
     Args:
@@ -119,6 +127,7 @@ def anonymise_stream(acceleration: np.ndarray) -> np.ndarray:
 
     Returns:
         ``(N, 3)`` float64 in g; the last, partial window is padded with its last sample.
+        ``seed`` draws the code's noise: the same upload gets the same output.
 
     Raises:
         ValueError: not ``(N, 3)`` or not finite.
@@ -135,5 +144,5 @@ def anonymise_stream(acceleration: np.ndarray) -> np.ndarray:
     batch = torch.from_numpy(padded.astype(np.float32)).reshape(-1, WINDOW, 3).transpose(1, 2)
     anonymiser, _ = load_models()
     with torch.inference_mode():
-        out = anonymiser(batch)
+        out = anonymiser(batch, torch.Generator().manual_seed(seed))
     return out.transpose(1, 2).reshape(-1, 3)[:count].double().numpy()

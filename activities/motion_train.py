@@ -115,9 +115,10 @@ def predict(model: nn.Module, signal: torch.Tensor) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def anonymise(anonymiser: Anonymiser, signal: torch.Tensor) -> torch.Tensor:
+def anonymise(anonymiser: Anonymiser, signal: torch.Tensor, seed: int = SEED) -> torch.Tensor:
     anonymiser.eval()
-    return torch.cat([anonymiser(part) for part in signal.split(1024)])
+    generator = torch.Generator().manual_seed(seed)
+    return torch.cat([anonymiser(part, generator) for part in signal.split(1024)])
 
 
 def macro_f1(truth: torch.Tensor, guess: torch.Tensor, classes: int) -> float:
@@ -144,12 +145,14 @@ def train_anonymiser(
     epochs: int,
     weights: dict[str, float],
     reset_every: int,
+    adversary_steps: int = 1,
+    noise: float = 0.0,
     log: Callable[[str], None] = print,
 ) -> Anonymiser:
     torch.manual_seed(SEED)
     generator = torch.Generator().manual_seed(SEED)
     people = int(train.person.max()) + 1
-    anonymiser = Anonymiser()
+    anonymiser = Anonymiser(noise=noise)
     optimiser = torch.optim.Adam(anonymiser.parameters(), lr=1e-3)
     for parameter in activity.parameters():
         parameter.requires_grad_(False)
@@ -176,10 +179,11 @@ def train_anonymiser(
             adversary.train()
             with torch.no_grad():
                 hidden = anonymiser(signal)
-            loss = F.cross_entropy(adversary(hidden), train.person[rows])
-            adversary_optimiser.zero_grad()
-            loss.backward()
-            adversary_optimiser.step()
+            for _ in range(adversary_steps):
+                loss = F.cross_entropy(adversary(hidden), train.person[rows])
+                adversary_optimiser.zero_grad()
+                loss.backward()
+                adversary_optimiser.step()
             # ... and the anonymiser makes it guess uniformly while the activity stays.
             adversary.eval()
             out = anonymiser(signal)
@@ -212,6 +216,8 @@ def main() -> None:
     parser.add_argument("--keep", type=float, default=1.0)
     parser.add_argument("--remove", type=float, default=1.0)
     parser.add_argument("--distort", type=float, default=0.5)
+    parser.add_argument("--adversary-steps", type=int, default=1)
+    parser.add_argument("--noise", type=float, default=0.0, help="on the code, in [-1, 1]")
     parser.add_argument("--threads", type=int, default=2, help="1 is faster on a busy machine")
     parser.add_argument("--weights", type=Path, default=WEIGHTS)
     parser.add_argument("--results", type=Path, default=RESULTS)
@@ -229,7 +235,13 @@ def main() -> None:
 
     loss_weights = {"keep": args.keep, "remove": args.remove, "distort": args.distort}
     anonymiser = train_anonymiser(
-        train, activity, args.anonymiser_epochs, loss_weights, args.reset_every
+        train,
+        activity,
+        args.anonymiser_epochs,
+        loss_weights,
+        args.reset_every,
+        args.adversary_steps,
+        args.noise,
     )
     hidden_train = Split(anonymise(anonymiser, train.signal), train.activity, train.person)
     hidden_test = Split(anonymise(anonymiser, test.signal), test.activity, test.person)
@@ -265,7 +277,7 @@ def main() -> None:
     torch.save(
         {
             "anonymiser": anonymiser.state_dict(),
-            "anonymiser_config": {"width": 32, "code": 8},
+            "anonymiser_config": {"width": 32, "code": 8, "noise": args.noise},
             "activity": activity.state_dict(),
             "activity_classes": len(ACTIVITIES),
             "results": {"raw": results["raw"], "anonymised": results["anonymised"]},

@@ -1,0 +1,69 @@
+"""What ``motion-anonymise`` shares across formats: its settings, its report, and the
+stream passed through the network at the rate the upload has."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from activities.motion_model import RATE_HZ, anonymise_stream
+
+__all__ = ["STANDARD_GRAVITY", "MotionReport", "MotionSettings", "anonymised"]
+
+STANDARD_GRAVITY = 9.80665  # m/s² in one g
+
+
+@dataclass(frozen=True)
+class MotionSettings:
+    """``rate_hz``: the upload's sample rate when it does not say (FIT and timed tables do)."""
+
+    rate_hz: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.rate_hz is not None and not 1 <= self.rate_hz <= 10_000:
+            raise ValueError("rate_hz must lie between 1 and 10000")
+
+
+@dataclass
+class MotionReport:
+    """What ``motion-anonymise`` did to one upload."""
+
+    format: str
+    samples: int = 0  # accelerometer samples anonymised
+    rate_hz: float = float(RATE_HZ)
+    rate_known: bool = True  # False: assumed, the upload does not say
+    units: str = "g"  # as the upload holds them: g, m/s², FIT counts
+    rms_change_g: float = 0.0
+    fields_removed: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "format": self.format,
+            "samples": self.samples,
+            "rate_hz": self.rate_hz,
+            "rate_known": self.rate_known,
+            "units": self.units,
+            "rms_change_g": self.rms_change_g,
+            "fields_removed": list(self.fields_removed),
+        }
+
+
+def anonymised(acceleration_g: np.ndarray, rate_hz: float, report: MotionReport) -> np.ndarray:
+    """The stream through the network at its 50 Hz, resampled there and back. The code's
+    noise is drawn from the stream itself: the same upload gets the same output."""
+    report.samples, report.rate_hz = len(acceleration_g), float(rate_hz)
+    if len(acceleration_g) == 0:
+        return acceleration_g
+    seed = int.from_bytes(hashlib.sha256(acceleration_g.tobytes()).digest()[:7], "big")
+    if abs(rate_hz - RATE_HZ) < 0.5:
+        out = anonymise_stream(acceleration_g, seed)
+    else:
+        times = np.arange(len(acceleration_g)) / rate_hz
+        grid = np.arange(0.0, times[-1] + 1e-9, 1.0 / RATE_HZ)
+        at_50 = np.stack([np.interp(grid, times, axis) for axis in acceleration_g.T], axis=1)
+        hidden = anonymise_stream(at_50, seed)
+        out = np.stack([np.interp(times, grid, axis) for axis in hidden.T], axis=1)
+    report.rms_change_g = float(np.sqrt(np.mean((out - acceleration_g) ** 2)))
+    return out

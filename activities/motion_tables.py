@@ -1,0 +1,219 @@
+"""``motion-anonymise`` for sensor uploads in CSV or JSON with accelerometer columns
+(``x,y,z``, ``accX``, ``acc_x``, ``accel_x``, ``accelerationX``...; in g or m/s², by the
+column's name or by gravity's magnitude): the numbers replaced, the rest as it was, the
+gyroscope columns emptied."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from typing import Any
+
+import numpy as np
+
+from activities.motion_common import STANDARD_GRAVITY, MotionReport, MotionSettings, anonymised
+from activities.motion_model import RATE_HZ
+
+__all__ = ["protect_csv_motion", "protect_json_motion"]
+
+_AXIS = r"[-_ .]?\(?([xyz])\)?"
+_ACCEL_COLUMN = re.compile(
+    rf"^(?:acc(?:el(?:eration|erometer)?)?(?:including_?gravity)?)?{_AXIS}"
+    r"(?:[-_ .]*[\[(]?(g|m/s\^?2|m/s²|ms-2)[\])]?)?$",
+    re.IGNORECASE,
+)
+_GYRO_COLUMN = re.compile(rf"^(?:gyro(?:scope)?|gyr|rotation_?rate){_AXIS}\b.*$", re.IGNORECASE)
+_TIME_COLUMN = re.compile(
+    r"^(?:time|timestamp|t|ts|seconds_elapsed|elapsed)(?:[-_ ]?\(?(ms|s|ns)\)?)?$", re.I
+)
+
+
+def _accel_axes(names: list[str]) -> tuple[list[str], str] | None:
+    """The x, y and z accelerometer columns among ``names`` (first match per axis) and the
+    unit their names say ("" when they say none)."""
+    axes: dict[str, str] = {}
+    unit = ""
+    for name in names:
+        match = _ACCEL_COLUMN.match(name.strip())
+        if match and match.group(1).lower() not in axes:
+            axes[match.group(1).lower()] = name
+            unit = unit or (match.group(2) or "")
+    if len(axes) < 3:
+        return None
+    return [axes["x"], axes["y"], axes["z"]], unit
+
+
+def _to_g(values: np.ndarray, unit: str, report: MotionReport) -> float:
+    """g per stored unit: from the column's name, else from the magnitude (gravity alone
+    is 1 in g and 9.8 in m/s²)."""
+    in_ms2 = unit.lower().startswith("m") or (
+        not unit and len(values) > 0 and np.median(np.linalg.norm(values, axis=1)) > 4.0
+    )
+    report.units = "m/s²" if in_ms2 else "g"
+    return 1.0 / STANDARD_GRAVITY if in_ms2 else 1.0
+
+
+def _rate(times: list[Any] | None, unit_hint: str, settings: MotionSettings) -> tuple[float, bool]:
+    """The rate from a time column (seconds, ms or ns, by its name or by its steps)."""
+    if times:
+        try:
+            stamps = np.asarray([float(t) for t in times], dtype=float)
+        except (TypeError, ValueError):
+            stamps = np.zeros(0)
+        steps = np.diff(stamps)
+        steps = steps[steps > 0]
+        if len(steps):
+            step = float(np.median(steps))
+            per_second = {"ms": 1e3, "s": 1.0, "ns": 1e9}.get(unit_hint.lower())
+            if per_second is None:
+                per_second = 1.0 if step < 1 else 1e3 if step < 1e5 else 1e9
+            return per_second / step, True
+    return settings.rate_hz or float(RATE_HZ), settings.rate_hz is not None
+
+
+def _time_column(names: list[str]) -> tuple[str, str] | None:
+    for name in names:
+        match = _TIME_COLUMN.match(name.strip())
+        if match:
+            return name, match.group(1) or ""
+    return None
+
+
+def _decimals(texts: list[str]) -> int:
+    """How many decimals the upload wrote: the anonymised numbers are written alike."""
+    most = max((len(t.split(".", 1)[1]) if "." in t else 0 for t in texts), default=0)
+    return min(max(most, 3), 7)
+
+
+def _numbers(rows: list[list[Any]], what: str) -> np.ndarray:
+    try:
+        values = np.asarray(rows, dtype=float)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{what}: an accelerometer value is not a number") from error
+    if not np.isfinite(values).all():
+        raise ValueError(f"{what}: an accelerometer value is not finite")
+    return values
+
+
+def protect_csv_motion(text: str, settings: MotionSettings) -> tuple[str, MotionReport]:
+    sample = text[:4096]
+    try:
+        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    rows = list(csv.reader(io.StringIO(text), dialect))
+    if not rows:
+        raise ValueError("an empty CSV file")
+    header, body = rows[0], [row for row in rows[1:] if row]
+    found = _accel_axes(header)
+    if found is None:
+        raise ValueError("a CSV file without accelerometer columns (x,y,z, accX..., acc_x...)")
+    columns, unit = found
+    where = [header.index(name) for name in columns]
+    if any(len(row) <= max(where) for row in body):
+        raise ValueError("CSV: a row has fewer columns than the header")
+    report = MotionReport("CSV")
+    values = _numbers([[row[i] for i in where] for row in body], "CSV")
+    per_g = _to_g(values, unit, report)
+    timed = _time_column(header)
+    times = [row[header.index(timed[0])] for row in body] if timed else None
+    rate, report.rate_known = _rate(times, timed[1] if timed else "", settings)
+    hidden = anonymised(values * per_g, rate, report) / per_g
+    decimals = _decimals([row[i] for row in body[:200] for i in where])
+    gyro = [i for i, name in enumerate(header) if _GYRO_COLUMN.match(name.strip())]
+    for row, new in zip(body, hidden, strict=True):
+        for i, value in zip(where, new, strict=True):
+            row[i] = f"{value:.{decimals}f}"
+        for i in gyro:
+            if i < len(row):
+                row[i] = ""
+    if gyro:
+        report.fields_removed.append("gyroscope")
+    out = io.StringIO()
+    writer = csv.writer(out, dialect, lineterminator="\r\n" if "\r\n" in sample else "\n")
+    writer.writerow(header)
+    writer.writerows(body)
+    return out.getvalue(), report
+
+
+def _records(node: Any, depth: int = 0) -> list[dict[str, Any]] | dict[str, Any] | None:
+    """The first list of sample objects with accelerometer keys (or a nested
+    ``{"acceleration": {"x", "y", "z"}}``), or the first object of equal-length
+    accelerometer lists, in the JSON tree."""
+    if depth > 4:
+        return None
+    if (
+        isinstance(node, list)
+        and node
+        and all(isinstance(item, dict) for item in node)
+        and _sample_axes(node[0]) is not None
+    ):
+        return node
+    if isinstance(node, dict):
+        found = _accel_axes(list(node))
+        if found and all(isinstance(node[name], list) for name in found[0]):
+            return node
+        for value in node.values():
+            if (inner := _records(value, depth + 1)) is not None:
+                return inner
+    if isinstance(node, list):
+        for value in node[:1]:
+            if isinstance(value, dict | list) and (inner := _records(value, depth + 1)):
+                return inner
+    return None
+
+
+def _sample_axes(sample: dict[str, Any]) -> tuple[list[str], str, str | None] | None:
+    """(axis keys, unit, key of the nested object holding them or None) of one sample."""
+    found = _accel_axes(list(sample))
+    if found:
+        return found[0], found[1], None
+    for key, value in sample.items():
+        if isinstance(value, dict) and key.lower().startswith("acc"):
+            inner = _accel_axes(list(value))
+            if inner:
+                return inner[0], inner[1], key
+    return None
+
+
+def protect_json_motion(text: str, settings: MotionSettings) -> tuple[str, MotionReport]:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"not JSON: {error}") from error
+    found = _records(document)
+    if found is None:
+        raise ValueError("a JSON upload without accelerometer values (x,y,z, accX..., acc_x...)")
+    report = MotionReport("JSON")
+    if isinstance(found, dict):  # columns: {"x": [...], "y": [...], "z": [...], "t": [...]}
+        columns, unit = _accel_axes(list(found))  # type: ignore[misc]
+        if len({len(found[name]) for name in columns}) != 1:
+            raise ValueError("JSON: the accelerometer lists differ in length")
+        values = _numbers(list(zip(*(found[name] for name in columns), strict=True)), "JSON")
+        timed = _time_column(list(found))
+        times = found[timed[0]] if timed and isinstance(found[timed[0]], list) else None
+        holders, keys = None, columns
+    else:
+        axes = _sample_axes(found[0])
+        assert axes is not None
+        keys, unit, nested = axes
+        holders = [sample.get(nested) if nested else sample for sample in found]
+        if not all(isinstance(h, dict) and all(k in h for k in keys) for h in holders):
+            raise ValueError("JSON: a sample lacks an accelerometer value")
+        values = _numbers([[h[k] for k in keys] for h in holders], "JSON")  # type: ignore[index]
+        timed = _time_column(list(found[0]))
+        times = [sample.get(timed[0]) for sample in found] if timed else None
+    per_g = _to_g(values, unit, report)
+    rate, report.rate_known = _rate(times, timed[1] if timed else "", settings)
+    hidden = anonymised(values * per_g, rate, report) / per_g
+    rounded = np.round(hidden, 7).tolist()
+    if holders is None:
+        for axis, name in enumerate(keys):
+            found[name] = [row[axis] for row in rounded]  # type: ignore[call-overload]
+    else:
+        for holder, row in zip(holders, rounded, strict=True):
+            for key, value in zip(keys, row, strict=True):
+                holder[key] = value  # type: ignore[index]
+    return json.dumps(document, ensure_ascii=False), report

@@ -18,10 +18,10 @@ import pytest
 
 from tests.e2e import REPO, free_port
 
-# Past every check, `veil run` would load the models and serve: a test that gets there failed.
 # Each case runs the real CLI, and `veil run` imports torch: seconds each, so slow.
 pytestmark = pytest.mark.slow
 
+# Past every check, `veil run` would load the models and serve: a test that gets there failed.
 RUN_TIMEOUT_S = 120
 
 

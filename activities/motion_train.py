@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -209,16 +210,16 @@ def train_anonymiser(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--activity-epochs", type=int, default=15)
-    parser.add_argument("--anonymiser-epochs", type=int, default=30)
+    parser.add_argument("--activity-epochs", type=int, default=12)
+    parser.add_argument("--anonymiser-epochs", type=int, default=22)
     parser.add_argument("--attacker-epochs", type=int, default=15)
-    parser.add_argument("--reset-every", type=int, default=5)
-    parser.add_argument("--keep", type=float, default=1.0)
-    parser.add_argument("--remove", type=float, default=1.0)
-    parser.add_argument("--distort", type=float, default=0.5)
+    parser.add_argument("--reset-every", type=int, default=10)
+    parser.add_argument("--keep", type=float, default=8.0)
+    parser.add_argument("--remove", type=float, default=3.0)
+    parser.add_argument("--distort", type=float, default=0.05)
     parser.add_argument("--adversary-steps", type=int, default=1)
-    parser.add_argument("--noise", type=float, default=0.0, help="on the code, in [-1, 1]")
-    parser.add_argument("--threads", type=int, default=2, help="1 is faster on a busy machine")
+    parser.add_argument("--noise", type=float, default=0.5, help="on the code, in [-1, 1]")
+    parser.add_argument("--threads", type=int, default=1, help="1 is faster on a busy machine")
     parser.add_argument("--weights", type=Path, default=WEIGHTS)
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -269,7 +270,10 @@ def main() -> None:
             "met": bool(f1 >= 0.90 and adaptive <= 0.10),
         },
         "attacker": "retrained on anonymised first recordings (adaptive)",
-        "settings": vars(args) | {"weights": str(args.weights), "results": str(args.results)},
+        "settings": {
+            name: value for name, value in vars(args).items() if name not in ("weights", "results")
+        },
+        "command": " ".join(["python -m activities.motion_train", *sys.argv[1:]]),
         "training_seconds": round(seconds, 1),
         "torch_threads": torch.get_num_threads(),
     }

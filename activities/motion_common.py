@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from activities.motion_model import RATE_HZ, anonymise_stream
+__all__ = ["RATE_HZ", "STANDARD_GRAVITY", "MotionReport", "MotionSettings", "anonymised"]
 
-__all__ = ["STANDARD_GRAVITY", "MotionReport", "MotionSettings", "anonymised"]
+RATE_HZ = 50  # HAPT's rate: the networks know no other
 
 STANDARD_GRAVITY = 9.80665  # m/s² in one g
 
@@ -53,6 +53,9 @@ class MotionReport:
 def anonymised(acceleration_g: np.ndarray, rate_hz: float, report: MotionReport) -> np.ndarray:
     """The stream through the network at its 50 Hz, resampled there and back. The code's
     noise is drawn from the stream itself: the same upload gets the same output."""
+    # torch loads on the first stream, not when the proxy imports the activity filters.
+    from activities.motion_model import anonymise_stream
+
     report.samples, report.rate_hz = len(acceleration_g), float(rate_hz)
     if len(acceleration_g) == 0:
         return acceleration_g

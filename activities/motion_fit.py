@@ -12,8 +12,7 @@ from typing import Any
 import numpy as np
 
 from activities.fit import FitError, FitLayout, _Editor, _segments, fit_crc, walk_fit
-from activities.motion_common import MotionReport, MotionSettings, anonymised
-from activities.motion_model import RATE_HZ
+from activities.motion_common import RATE_HZ, MotionReport, MotionSettings, anonymised
 
 __all__ = ["protect_fit_motion"]
 

@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from activities.motion_common import RATE_HZ
+
 __all__ = [
     "RATE_HZ",
     "WEIGHTS",
@@ -25,7 +27,6 @@ __all__ = [
     "load_models",
 ]
 
-RATE_HZ = 50  # HAPT's rate: the networks know no other
 WINDOW = 128  # 2.56 s, HAPT's own window
 WEIGHTS = Path(__file__).with_name("weights") / "motion_anonymiser.pt"
 

@@ -13,8 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from activities.motion_common import STANDARD_GRAVITY, MotionReport, MotionSettings, anonymised
-from activities.motion_model import RATE_HZ
+from activities.motion_common import (
+    RATE_HZ,
+    STANDARD_GRAVITY,
+    MotionReport,
+    MotionSettings,
+    anonymised,
+)
 
 __all__ = ["protect_csv_motion", "protect_json_motion"]
 

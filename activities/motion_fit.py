@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from activities.fit import FitError, FitLayout, _Editor, _segments, fit_crc, walk_fit
+from activities.fitfile import FitEditor, FitError, FitLayout, fit_crc, fit_segments, walk_fit
 from activities.motion_common import RATE_HZ, MotionReport, MotionSettings, anonymised
 
 __all__ = ["protect_fit_motion"]
@@ -26,7 +26,7 @@ ADC_MIDPOINT = 2048  # a 12-bit accelerometer's zero, when the file gives no cal
 
 
 def _calibration(
-    editor: _Editor, layout: FitLayout
+    editor: FitEditor, layout: FitLayout
 ) -> tuple[float, float, np.ndarray, np.ndarray] | None:
     """(g per count, level shift, offsets (3,), orientation (3, 3)) of the file's
     accelerometer, from its first three_d_sensor_calibration for one."""
@@ -50,7 +50,7 @@ def _calibration(
     return None
 
 
-def _fit_rate(editor: _Editor, groups: list[Any]) -> float | None:
+def _fit_rate(editor: FitEditor, groups: list[Any]) -> float | None:
     steps = []
     for group in groups:
         offsets = editor.read_elements(group, SAMPLE_TIME_OFFSET)
@@ -62,7 +62,9 @@ def _fit_rate(editor: _Editor, groups: list[Any]) -> float | None:
     return 1000.0 / float(np.median(steps_ms)) if len(steps_ms) else None
 
 
-def _fit_axes(editor: _Editor, groups: list[Any], fields: tuple[int, int, int]) -> list[np.ndarray]:
+def _fit_axes(
+    editor: FitEditor, groups: list[Any], fields: tuple[int, int, int]
+) -> list[np.ndarray]:
     """Each group's three axes, ``(messages, 3, samples)``; groups lacking one are skipped."""
     found = []
     for group in groups:
@@ -73,7 +75,7 @@ def _fit_axes(editor: _Editor, groups: list[Any], fields: tuple[int, int, int]) 
 
 
 def _rewrite_fit_field(
-    editor: _Editor,
+    editor: FitEditor,
     groups: list[Any],
     fields: tuple[int, int, int],
     to_g: Any,
@@ -108,11 +110,11 @@ def _rewrite_fit_field(
 
 
 def protect_fit_motion(data: bytes, settings: MotionSettings) -> tuple[bytes, MotionReport]:
-    for header, _, end in _segments(data):
+    for header, _, end in fit_segments(data):
         if fit_crc(data[header : end + 2]) != 0:
             raise FitError("the FIT file's CRC does not match: it is damaged")
     layout = walk_fit(data)
-    editor = _Editor(data)
+    editor = FitEditor(data)
     report = MotionReport("FIT", samples=0)
     groups = layout.of(ACCELEROMETER_DATA)
     rate = _fit_rate(editor, groups)
@@ -163,7 +165,7 @@ def protect_fit_motion(data: bytes, settings: MotionSettings) -> tuple[bytes, Mo
     return editor.seal(), report
 
 
-def _estimated(editor: _Editor, groups: list[Any]) -> tuple[float, float, np.ndarray, np.ndarray]:
+def _estimated(editor: FitEditor, groups: list[Any]) -> tuple[float, float, np.ndarray, np.ndarray]:
     """No calibration in the file: counts centred on a 12-bit ADC's midpoint, scaled so that
     the median magnitude is one g (gravity, which any worn sensor feels throughout)."""
     found = _fit_axes(editor, groups, RAW_COUNTS)

@@ -20,7 +20,7 @@ import pytest
 
 from tests.conftest import REPO
 
-PACKAGES = ("veil", "proxy", "filters", "batch", "certs")
+PACKAGES = ("veil", "proxy", "filters", "batch", "certs", "activities")
 FILTER_MODULES = ("metadata", "pfgsm", "colorfool", "colorfool_search", "edgefool")
 MAX_LINES = 300
 REASON = "Longer than 300 lines:"  # what a file past the limit says at its top, and why
@@ -92,6 +92,8 @@ RULES: list[tuple[str, str, object]] = [
      or b in ("filters", "filters.record", "filters.codecs.formats")),
     ("batch tools never import the proxy or the command", "batch",
      lambda a, b: not starts(b, "proxy", "veil")),
+    ("activity filters know nothing of proxy, batch tools or the command", "activities",
+     lambda a, b: not starts(b, "proxy", "batch", "veil", "certs", "matplotlib")),
 ]  # fmt: skip
 
 

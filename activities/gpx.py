@@ -13,6 +13,7 @@ import gpxpy.gpx
 import numpy as np
 
 from activities.track import TrackReport, TrackSettings, drawn, start_shift
+from activities.zones import hidden_mask
 
 __all__ = ["CREATOR", "protect_gpx"]
 
@@ -64,8 +65,6 @@ def _split(points: list, hidden: np.ndarray) -> list[list]:  # type: ignore[type
 def _mask(settings: TrackSettings, seed: bytes, points: list) -> np.ndarray:  # type: ignore[type-arg]
     if not points:
         return np.zeros(0, dtype=bool)
-    from activities.zones import hidden_mask
-
     lat = np.array([p.latitude for p in points], dtype=float)
     lon = np.array([p.longitude for p in points], dtype=float)
     return hidden_mask(settings.areas(seed), lat, lon)

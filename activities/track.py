@@ -7,11 +7,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Literal
 
-import numpy as np
+from activities.zones import HiddenArea, PrivacyZone, hidden_areas
 
-from activities.zones import HiddenArea, PrivacyZone, hidden_areas, hidden_mask
-
-__all__ = ["StartTime", "TrackReport", "TrackSettings", "Trackpoints", "start_shift"]
+__all__ = ["START_TIMES", "StartTime", "TrackReport", "TrackSettings", "drawn", "start_shift"]
 
 StartTime = Literal["keep", "minute", "hour"]
 START_TIMES: tuple[StartTime, ...] = ("keep", "minute", "hour")
@@ -52,15 +50,6 @@ class TrackReport:
         if what not in self.fields_removed:
             self.fields_removed.append(what)
 
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "format": self.format,
-            "points": self.points,
-            "points_hidden": self.points_hidden,
-            "fields_removed": list(self.fields_removed),
-            "time_shift_s": self.time_shift_s,
-        }
-
 
 def start_shift(start: dt.datetime | None, precision: StartTime) -> dt.timedelta:
     """What to add to every time so that the first is coarsened: order and durations stay."""
@@ -70,19 +59,6 @@ def start_shift(start: dt.datetime | None, precision: StartTime) -> dt.timedelta
     if precision == "hour":
         floor = floor.replace(minute=0)
     return floor - start
-
-
-@dataclass
-class Trackpoints:
-    """Positions of one file in order, and which of them the hidden areas cover."""
-
-    latitudes: np.ndarray
-    longitudes: np.ndarray
-
-    def hidden(self, areas: list[HiddenArea]) -> np.ndarray:
-        if len(self.latitudes) == 0:
-            return np.zeros(0, dtype=bool)
-        return hidden_mask(areas, self.latitudes, self.longitudes)
 
 
 def drawn(lines: list[list[tuple[float, float]]]) -> list[list[tuple[float, float]]]:

@@ -68,8 +68,8 @@ def test_keeps_the_activity_and_hides_the_person_on_held_out_recordings(
     # An attacker retrained on anonymised windows does little better than chance, where
     # the same attacker on raw windows does much better.
     chance = 1 / PEOPLE
-    raw = identification(train, test, epochs=6)
-    adaptive = identification(hidden_train, hidden_test, epochs=6)
+    raw = identification(train, test, epochs=6).window
+    adaptive = identification(hidden_train, hidden_test, epochs=6).window
     assert adaptive <= 2 * chance < raw
 
 
@@ -215,9 +215,10 @@ def test_json_records_and_columns(walking: np.ndarray) -> None:
     out = json.loads(result.data)
     assert out["device"] == "phone" and len(out["samples"]) == len(walking)
     assert [s["t"] for s in out["samples"]] == [s["t"] for s in records["samples"]]
-    assert out["samples"][5]["accelerationIncludingGravity"] != records["samples"][5][
-        "accelerationIncludingGravity"
-    ]
+    assert (
+        out["samples"][5]["accelerationIncludingGravity"]
+        != records["samples"][5]["accelerationIncludingGravity"]
+    )
     assert result.report.rate_known and result.report.units == "g"
     columns = {"acc_x": walking[:, 0].tolist(), "acc_y": walking[:, 1].tolist()}
     columns["acc_z"] = walking[:, 2].tolist()

@@ -33,136 +33,29 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from activities.hapt import ACTIVITIES, hapt_recordings, windows
+from activities.hapt import ACTIVITIES
+from activities.motion_eval import (
+    SEED,
+    Split,
+    anonymise,
+    batches,
+    identification,
+    load_split,
+    macro_f1,
+    predict,
+    train_classifier,
+)
 from activities.motion_model import WEIGHTS, WINDOW, Anonymiser, WindowClassifier, load_models
 
-__all__ = [
-    "Identification",
-    "Split",
-    "anonymise",
-    "identification",
-    "load_split",
-    "macro_f1",
-    "predict",
-    "train_anonymiser",
-    "train_classifier",
-]
+__all__ = ["train_anonymiser"]
 
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "motion.json"
-SEED = 17
-TRAIN_STEP, TEST_STEP = 64, 64  # windows overlap more when learning
-BATCH = 128
-
-
-@dataclass
-class Split:
-    """Windows ``(W, 3, WINDOW)``, their activity and their person (0-based)."""
-
-    signal: torch.Tensor
-    activity: torch.Tensor
-    person: torch.Tensor
-
-    def subset(self, keep: torch.Tensor) -> Split:
-        return Split(self.signal[keep], self.activity[keep], self.person[keep])
-
-
-def load_split(people: int | None = None) -> tuple[Split, Split]:
-    """(first recordings, second recordings) of the first ``people`` people (all: None)."""
-    recordings = hapt_recordings()
-    persons = sorted({r.person for r in recordings})[:people]
-    parts: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {0: [], 1: []}
-    for recording in recordings:
-        if recording.person in persons and recording.session in parts:
-            step = TRAIN_STEP if recording.session == 0 else TEST_STEP
-            signal, activity = windows(recording, WINDOW, step)
-            person = np.full(len(activity), persons.index(recording.person))
-            parts[recording.session].append((signal, activity, person))
-
-    def stacked(part: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> Split:
-        signal, activity, person = (np.concatenate(column) for column in zip(*part, strict=True))
-        return Split(torch.from_numpy(signal), torch.from_numpy(activity), torch.from_numpy(person))
-
-    return stacked(parts[0]), stacked(parts[1])
-
-
-def _batches(count: int, generator: torch.Generator) -> list[torch.Tensor]:
-    return list(torch.randperm(count, generator=generator).split(BATCH))
-
-
-def train_classifier(
-    signal: torch.Tensor, labels: torch.Tensor, classes: int, epochs: int, seed: int = SEED
-) -> WindowClassifier:
-    """A :class:`WindowClassifier` trained from scratch (Adam, cross-entropy), in eval mode."""
-    torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
-    model = WindowClassifier(classes)
-    optimiser = torch.optim.Adam(model.parameters(), lr=2e-3)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, epochs)
-    for _ in range(epochs):
-        model.train()
-        for rows in _batches(len(labels), generator):
-            loss = F.cross_entropy(model(signal[rows]), labels[rows])
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-        schedule.step()
-    return model.eval()
-
-
-@torch.inference_mode()
-def predict(model: nn.Module, signal: torch.Tensor) -> torch.Tensor:
-    model.eval()
-    return torch.cat([model(part).argmax(dim=1) for part in signal.split(1024)])
-
-
-@torch.inference_mode()
-def anonymise(anonymiser: Anonymiser, signal: torch.Tensor, seed: int = SEED) -> torch.Tensor:
-    anonymiser.eval()
-    generator = torch.Generator().manual_seed(seed)
-    return torch.cat([anonymiser(part, generator) for part in signal.split(1024)])
-
-
-def macro_f1(truth: torch.Tensor, guess: torch.Tensor, classes: int) -> float:
-    """The mean over classes of F1 (every activity counts the same, however common)."""
-    scores = []
-    for label in range(classes):
-        hits = int(((guess == label) & (truth == label)).sum())
-        predicted, actual = int((guess == label).sum()), int((truth == label).sum())
-        if predicted + actual:
-            scores.append(2 * hits / (predicted + actual))
-    return float(np.mean(scores))
-
-
-class Identification(NamedTuple):
-    """Top-1 of an identity attacker: per window (2.56 s), and per upload, taken as all of a
-    person's test windows of one activity together (their mean probabilities)."""
-
-    window: float
-    upload: float
-
-
-def identification(train: Split, test: Split, epochs: int, seed: int = SEED) -> Identification:
-    """An identity classifier trained on ``train`` and measured on ``test``."""
-    people = int(train.person.max()) + 1
-    attacker = train_classifier(train.signal, train.person, people, epochs, seed)
-    with torch.inference_mode():
-        probabilities = torch.cat([attacker(p).softmax(dim=1) for p in test.signal.split(1024)])
-    window = float((probabilities.argmax(dim=1) == test.person).float().mean())
-    uploads = test.person * len(ACTIVITIES) + test.activity
-    hits = [
-        int(probabilities[uploads == upload].mean(dim=0).argmax()) == int(upload) // len(ACTIVITIES)
-        for upload in uploads.unique()
-    ]
-    return Identification(window, float(np.mean(hits)))
 
 
 def train_anonymiser(
@@ -187,7 +80,7 @@ def train_anonymiser(
     # Start from (nearly) the identity: the recogniser then sees what it knows, and the
     # privacy loss takes away from there.
     for _ in range(2):
-        for rows in _batches(len(train.person), generator):
+        for rows in batches(len(train.person), generator):
             loss = F.mse_loss(anonymiser(train.signal[rows]), train.signal[rows])
             optimiser.zero_grad()
             loss.backward()
@@ -198,7 +91,7 @@ def train_anonymiser(
             adversary = WindowClassifier(people)
             adversary_optimiser = torch.optim.Adam(adversary.parameters(), lr=2e-3)
         totals = np.zeros(4)
-        for rows in _batches(len(train.person), generator):
+        for rows in batches(len(train.person), generator):
             signal = train.signal[rows]
             anonymiser.train()
             # The identity classifier learns who wore the sensor from anonymised windows...
@@ -225,7 +118,7 @@ def train_anonymiser(
             optimiser.step()
             totals += [keep.item(), remove.item(), distort.item(), loss.item()]
         schedule.step()
-        keep, remove, distort, adversary_loss = totals / len(_batches(len(train.person), generator))
+        keep, remove, distort, adversary_loss = totals / len(batches(len(train.person), generator))
         log(
             f"epoch {epoch + 1}/{epochs}: keep {keep:.3f} remove {remove:.3f} "
             f"distort {distort:.4f} adversary {adversary_loss:.3f}"

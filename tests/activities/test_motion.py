@@ -19,8 +19,7 @@ from garmin_fit_sdk import Decoder, Stream
 from activities import ACTIVITY_FILTERS
 from activities.hapt import ACTIVITIES, HAPT_HZ
 from activities.motion import MotionAnonymise, MotionSettings
-from activities.motion_model import WINDOW, load_models
-from activities.motion_train import (
+from activities.motion_eval import (
     Split,
     anonymise,
     identification,
@@ -28,6 +27,7 @@ from activities.motion_train import (
     macro_f1,
     predict,
 )
+from activities.motion_model import WINDOW, load_models
 from tests.activities.samples import loop, to_fit
 
 # The first recordings of these people trained the networks; their second ones did not.

@@ -102,13 +102,13 @@ def _fit_with_motion(signal_g: np.ndarray) -> bytes:
     calibration.orientation_matrix = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
     builder.add(calibration)
     counts = np.round(signal_g * COUNTS_PER_G + LEVEL_SHIFT).astype(int)
-    for batch in range(len(counts) // 25):
+    for batch in range(-(-len(counts) // 25)):  # a last, shorter message takes the rest
         part = counts[batch * 25 : (batch + 1) * 25]
         for kind, prefix in ((AccelerometerDataMessage, "accel"), (GyroscopeDataMessage, "gyro")):
             message = kind()
             message.timestamp = start + batch * 500
             message.timestamp_ms = (batch * 500) % 1000
-            message.sample_time_offset = list(range(0, 500, 20))
+            message.sample_time_offset = list(range(0, 20 * len(part), 20))
             for axis, values in zip("xyz", part.T, strict=True):
                 setattr(message, f"{prefix}_{axis}", [int(v) for v in values])
             builder.add(message)
@@ -139,7 +139,7 @@ def test_fit_stays_valid_with_its_accelerometer_changed_and_its_gyroscope_gone(
     assert len(result.data) == len(original) and result.data != original
     before, after = _sdk_read(original), _sdk_read(result.data)
     counts_before, counts_after = _accel_counts(before), _accel_counts(after)
-    assert counts_after.shape == counts_before.shape == (len(walking) // 25 * 25, 3)
+    assert counts_after.shape == counts_before.shape == (len(walking), 3)
     assert (counts_after != counts_before).mean() > 0.9
     assert all(m.get("gyro_x") is None for m in after["gyroscope_data_mesgs"])
     assert "gyroscope" in result.report.fields_removed and result.report.rate_hz == 50
@@ -243,6 +243,14 @@ def test_json_records_and_columns(walking: np.ndarray) -> None:
 def test_malformed_uploads_are_refused_with_a_reason(data: bytes, reason: str) -> None:
     with pytest.raises(ValueError, match=reason):
         MotionAnonymise().apply(data)
+
+
+def test_fit_with_messages_of_two_lengths(walking: np.ndarray) -> None:
+    original = _fit_with_motion(walking[:510])  # 20 messages of 25 samples, one of 10
+    result = MotionAnonymise().apply(original)
+    before, after = _sdk_read(original), _sdk_read(result.data)
+    assert len(_accel_counts(after)) == 510 and result.report.samples == 510
+    assert (_accel_counts(after) != _accel_counts(before)).mean() > 0.9
 
 
 def test_a_damaged_fit_is_refused(walking: np.ndarray) -> None:

@@ -306,9 +306,9 @@ def test_faces_and_scene_are_protected_in_one_upload(
 
     from filters.shared.faces import find_faces
     from filters.shared.sface import SAME_PERSON, SFace, aligned, alignment
-    from tests.conftest import FACES
+    from tests.conftest import FACES as FACE_PHOTOS
 
-    with Image.open(FACES / "groups/two_people.jpg") as image:
+    with Image.open(FACE_PHOTOS / "groups/two_people.jpg") as image:
         image = image.convert("RGB")
         image.thumbnail((640, 640))
         original = io.BytesIO()

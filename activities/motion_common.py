@@ -13,6 +13,8 @@ __all__ = ["RATE_HZ", "STANDARD_GRAVITY", "MotionReport", "MotionSettings", "ano
 RATE_HZ = 50  # HAPT's rate: the networks know no other
 
 STANDARD_GRAVITY = 9.80665  # m/s² in one g
+# The audit draws this much of the stream: a few strides, enough to see the change.
+TRACE_SECONDS, TRACE_POINTS = 10.0, 500
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,9 @@ class MotionReport:
     units: str = "g"  # as the upload holds them: g, m/s², FIT counts
     rms_change_g: float = 0.0
     fields_removed: list[str] = field(default_factory=list)
+    # |acceleration| in g before and after, over the same few seconds, for the audit's drawing.
+    trace_before: list[float] = field(default_factory=list, repr=False)
+    trace_after: list[float] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -69,4 +74,21 @@ def anonymised(acceleration_g: np.ndarray, rate_hz: float, report: MotionReport)
         hidden = anonymise_stream(at_50, seed)
         out = np.stack([np.interp(times, grid, axis) for axis in hidden.T], axis=1)
     report.rms_change_g = float(np.sqrt(np.mean((out - acceleration_g) ** 2)))
+    if not report.trace_before:
+        report.trace_before, report.trace_after = _excerpt(acceleration_g, out, rate_hz)
     return out
+
+
+def _excerpt(
+    before: np.ndarray, after: np.ndarray, rate_hz: float
+) -> tuple[list[float], list[float]]:
+    """The magnitude of TRACE_SECONDS from the stream's middle (its start is often still),
+    at most TRACE_POINTS values each."""
+    count = min(len(before), max(2, round(TRACE_SECONDS * rate_hz)))
+    start = (len(before) - count) // 2
+    step = max(1, -(-count // TRACE_POINTS))
+    pick = slice(start, start + count, step)
+    return (
+        np.linalg.norm(before[pick], axis=1).round(4).tolist(),
+        np.linalg.norm(after[pick], axis=1).round(4).tolist(),
+    )

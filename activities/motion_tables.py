@@ -21,7 +21,13 @@ from activities.motion_common import (
     anonymised,
 )
 
-__all__ = ["protect_csv_motion", "protect_json_motion"]
+__all__ = [
+    "accel_axes",
+    "csv_dialect",
+    "protect_csv_motion",
+    "protect_json_motion",
+    "sample_stream",
+]
 
 _AXIS = r"[-_ .]?\(?([xyz])\)?"
 _ACCEL_COLUMN = re.compile(
@@ -35,7 +41,7 @@ _TIME_COLUMN = re.compile(
 )
 
 
-def _accel_axes(names: list[str]) -> tuple[list[str], str] | None:
+def accel_axes(names: list[str]) -> tuple[list[str], str] | None:
     """The x, y and z accelerometer columns among ``names`` (first match per axis) and the
     unit their names say ("" when they say none)."""
     axes: dict[str, str] = {}
@@ -102,17 +108,22 @@ def _numbers(rows: list[list[Any]], what: str) -> np.ndarray:
     return values
 
 
+def csv_dialect(sample: str) -> type[csv.Dialect] | csv.Dialect:
+    """The delimiter (comma, semicolon or tab) and quoting of a CSV file's first lines."""
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t")
+    except csv.Error:
+        return csv.excel
+
+
 def protect_csv_motion(text: str, settings: MotionSettings) -> tuple[str, MotionReport]:
     sample = text[:4096]
-    try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
+    dialect = csv_dialect(sample)
     rows = list(csv.reader(io.StringIO(text), dialect))
     if not rows:
         raise ValueError("an empty CSV file")
     header, body = rows[0], [row for row in rows[1:] if row]
-    found = _accel_axes(header)
+    found = accel_axes(header)
     if found is None:
         raise ValueError("a CSV file without accelerometer columns (x,y,z, accX..., acc_x...)")
     columns, unit = found
@@ -143,7 +154,7 @@ def protect_csv_motion(text: str, settings: MotionSettings) -> tuple[str, Motion
     return out.getvalue(), report
 
 
-def _records(node: Any, depth: int = 0) -> list[dict[str, Any]] | dict[str, Any] | None:
+def sample_stream(node: Any, depth: int = 0) -> list[dict[str, Any]] | dict[str, Any] | None:
     """The first list of sample objects with accelerometer keys (or a nested
     ``{"acceleration": {"x", "y", "z"}}``), or the first object of equal-length
     accelerometer lists, in the JSON tree."""
@@ -153,31 +164,31 @@ def _records(node: Any, depth: int = 0) -> list[dict[str, Any]] | dict[str, Any]
         isinstance(node, list)
         and node
         and all(isinstance(item, dict) for item in node)
-        and _sample_axes(node[0]) is not None
+        and sample_axes(node[0]) is not None
     ):
         return node
     if isinstance(node, dict):
-        found = _accel_axes(list(node))
+        found = accel_axes(list(node))
         if found and all(isinstance(node[name], list) for name in found[0]):
             return node
         for value in node.values():
-            if (inner := _records(value, depth + 1)) is not None:
+            if (inner := sample_stream(value, depth + 1)) is not None:
                 return inner
     if isinstance(node, list):
         for value in node[:1]:
-            if isinstance(value, dict | list) and (inner := _records(value, depth + 1)):
+            if isinstance(value, dict | list) and (inner := sample_stream(value, depth + 1)):
                 return inner
     return None
 
 
-def _sample_axes(sample: dict[str, Any]) -> tuple[list[str], str, str | None] | None:
+def sample_axes(sample: dict[str, Any]) -> tuple[list[str], str, str | None] | None:
     """(axis keys, unit, key of the nested object holding them or None) of one sample."""
-    found = _accel_axes(list(sample))
+    found = accel_axes(list(sample))
     if found:
         return found[0], found[1], None
     for key, value in sample.items():
         if isinstance(value, dict) and key.lower().startswith("acc"):
-            inner = _accel_axes(list(value))
+            inner = accel_axes(list(value))
             if inner:
                 return inner[0], inner[1], key
     return None
@@ -188,12 +199,12 @@ def protect_json_motion(text: str, settings: MotionSettings) -> tuple[str, Motio
         document = json.loads(text)
     except json.JSONDecodeError as error:
         raise ValueError(f"not JSON: {error}") from error
-    found = _records(document)
+    found = sample_stream(document)
     if found is None:
         raise ValueError("a JSON upload without accelerometer values (x,y,z, accX..., acc_x...)")
     report = MotionReport("JSON")
     if isinstance(found, dict):  # columns: {"x": [...], "y": [...], "z": [...], "t": [...]}
-        columns, unit = _accel_axes(list(found))  # type: ignore[misc]
+        columns, unit = accel_axes(list(found))  # type: ignore[misc]
         if len({len(found[name]) for name in columns}) != 1:
             raise ValueError("JSON: the accelerometer lists differ in length")
         values = _numbers(list(zip(*(found[name] for name in columns), strict=True)), "JSON")
@@ -201,7 +212,7 @@ def protect_json_motion(text: str, settings: MotionSettings) -> tuple[str, Motio
         times = found[timed[0]] if timed and isinstance(found[timed[0]], list) else None
         holders, keys = None, columns
     else:
-        axes = _sample_axes(found[0])
+        axes = sample_axes(found[0])
         assert axes is not None
         keys, unit, nested = axes
         holders = [sample.get(nested) if nested else sample for sample in found]

@@ -1,7 +1,8 @@
 """The upload protector: every image of a buffered upload to a protected site goes through
 the site's filters on the filter worker (``proxy.addons.worker``), each within a deadline,
-or the failure rule applies. Activity files (GPX, TCX, FIT) go through ``track-privacy``
-first, where the policy names it.
+or the failure rule applies. Activity files (GPX, TCX, FIT) and accelerometer sensor uploads
+(CSV, JSON) go through ``track-privacy`` and ``motion-anonymise`` first, where the policy
+names them.
 
 The hook checks, then hands off: the body work is pure (``proxy.uploads``,
 ``proxy.adapters``) and the image work runs on the worker, so other flows keep moving.
@@ -14,21 +15,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Coroutine, Sequence
 
 from mitmproxy import ctx, http
 
-from activities import TrackPrivacy, TrackSettings
+from activities import MotionAnonymise, TrackPrivacy, TrackSettings
 from filters import Protected, face_findings
-from proxy.activityparts import ActivityPart, activity_record, find_activities, put_back
+from proxy.activityparts import ActivityPart, find_activities, protect_activities, put_back
 from proxy.adapters import Adapter, Plan, default_adapters, plan_upload
 from proxy.addons.worker import FilterWorker, ImageProtector
 from proxy.decoding import decode_capped
 from proxy.flows import WATCHED, flow_hosts, upload_request
 from proxy.originals import OriginalsVault
 from proxy.outcomes import Outcomes
-from proxy.policies import Policy
+from proxy.policies import ACTIVITY_FILTER_NAMES, Policy
 from proxy.policybook import PolicyBook
 from proxy.settings import DEFAULT_DEADLINE_S
 from proxy.streamguard import MAX_BUFFERED_BODY
@@ -170,13 +170,15 @@ class UploadProtector:
             flow.request.query[name] = value
         if plan.body is not None:
             flow.request.content = plan.body
-        if self.activity_settings is not None and TrackPrivacy.name in policy.filters:
-            activities = find_activities(found)
+        if self.activity_settings is not None and ACTIVITY_FILTER_NAMES & set(policy.filters):
+            sensors = MotionAnonymise.name in policy.filters  # CSV and JSON uploads too
+            activities = find_activities(found, sensors)
             if activities:
                 protected_body = await self._protect_activities(flow, policy, found, activities)
                 if protected_body is None:
                     return
-                found = find_images(request.content_type, protected_body)
+                if protected_body is not found.body:
+                    found = find_images(request.content_type, protected_body)
         if found.slots:
             await self._protect(flow, policy, plan, found)
 
@@ -187,28 +189,25 @@ class UploadProtector:
         found: FoundImages,
         activities: list[ActivityPart],
     ) -> bytes | None:
-        """Run track-privacy on each activity file and put them back in the body; None when
-        one could not be protected (the failure rule has been applied)."""
+        """Run the policy's activity filters on each activity file and put them back in the
+        body; None when one could not be protected (the failure rule has been applied)."""
         assert self.activity_settings is not None
-        settings = self.activity_settings()
-        started = time.perf_counter()
-        try:
-            results = await asyncio.to_thread(
-                lambda: [TrackPrivacy().apply(activity.data, settings) for activity in activities]
-            )
+        track = self.activity_settings() if TrackPrivacy.name in policy.filters else None
+        motion = MotionAnonymise.name in policy.filters
+        try:  # off the loop: motion-anonymise runs a network
+            done = await asyncio.to_thread(protect_activities, activities, track, motion)
         except ValueError as error:  # a broken or unknown file: it must not leave as it is
-            kinds = "/".join(sorted({activity.slot.format for activity in activities}))
             slots = [activity.slot for activity in activities]
-            self.outcomes.fail(flow, policy, slots, f"cannot protect the {kinds} file: {error}")
+            self.outcomes.fail(flow, policy, slots, str(error))
             return None
-        elapsed_ms = (time.perf_counter() - started) * 1000 / len(activities)
-        body = put_back(
-            found, {a.slot.index: r.data for a, r in zip(activities, results, strict=True)}
-        )
+        changed = {p.part.slot.index: p.data for p in done if p.record is not None}
+        if not changed:  # e.g. a GPX file under motion-anonymise alone
+            return found.body
+        body = put_back(found, changed)
         flow.request.content = body  # re-applies Content-Encoding, fixes Content-Length
-        for activity, result in zip(activities, results, strict=True):
-            record = activity_record(activity.data, result, settings, elapsed_ms)
-            self.outcomes.protected(flow, policy, activity.slot, record)
+        for protected in done:
+            if protected.record is not None:
+                self.outcomes.protected(flow, policy, protected.part.slot, protected.record)
         return body
 
     async def _protect(

@@ -1,0 +1,41 @@
+"""What counts as an accelerometer stream for motion-anonymise: CSV with accelerometer
+columns and a row, JSON with a stream that something names an accelerometer; bare x, y, z in
+JSON, a header alone, and ordinary JSON are not."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from activities.motion_sniff import sniff_sensor
+
+LOGGER = [
+    {"sensor": "Accelerometer", "time": 20 * i, "z": 0.98, "y": 0.1, "x": 0.0} for i in range(5)
+]
+BARE = [{"x": 0.0, "y": 0.1, "z": 0.98}] * 5
+
+
+@pytest.mark.parametrize(
+    ("data", "names", "expected"),
+    [
+        (b"time,seconds_elapsed,z,y,x\n0,0.0,0.98,0.1,0.0\n", (), "CSV"),  # Sensor Logger
+        (b"\xef\xbb\xbfaccX;accY;accZ\n0,1;0,2;0,98\n", (), "CSV"),  # a BOM, semicolons
+        (b"time,accX,accY,accZ\n", (), None),  # a header without a row
+        (b"name,value\nx,1\n", (), None),
+        (json.dumps(LOGGER).encode(), (), "JSON"),
+        (
+            json.dumps({"samples": [{"t": 0, "acceleration": {"x": 0, "y": 0, "z": 1}}]}).encode(),
+            (),
+            "JSON",
+        ),
+        (json.dumps(BARE).encode(), (), None),  # points? vectors? not clearly motion
+        (json.dumps(BARE).encode(), ("accelerometer.json",), "JSON"),  # its name says so
+        (json.dumps({"accuracy": 3, "account": BARE}).encode(), (), None),
+        (b'<?xml version="1.0"?><gpx version="1.1"></gpx>', (), None),
+        (b"", (), None),
+        (b"[" * 100_000, (), None),  # too deep for json: not sensor data, no error
+    ],
+)
+def test_sniff_sensor(data: bytes, names: tuple[str, ...], expected: str | None) -> None:
+    assert sniff_sensor(data, names) == expected

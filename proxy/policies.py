@@ -193,8 +193,10 @@ DEFAULT_POLICIES: tuple[Policy, ...] = tuple(
 ACTIVITY_FILTER_NAMES = frozenset(ACTIVITY_FILTERS_BY_NAME)
 # Where runners and cyclists upload activity files (GPX, TCX, FIT), from each platform's
 # public API documentation: Strava's POST /api/v3/uploads, Garmin Connect's upload-service,
-# Komoot's tour import, RideWithGPS's trips. Their photos get the metadata filter.
-ACTIVITY_FILTERS: tuple[str, ...] = ("metadata", "track-privacy")
+# Komoot's tour import, RideWithGPS's trips. Their photos get the metadata filter; FIT files
+# and accelerometer uploads motion-anonymise too (weights shipped, no network; torch loads on
+# the first stream). Stored policies keep what they list: a user may have removed it.
+ACTIVITY_FILTERS: tuple[str, ...] = ("metadata", "track-privacy", "motion-anonymise")
 ACTIVITY_POLICIES: tuple[Policy, ...] = tuple(
     Policy(site, filters=ACTIVITY_FILTERS, profile="none")
     for site in (

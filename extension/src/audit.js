@@ -6,8 +6,9 @@ import { countOf, formatDate, formatNumber, formatPercent } from "./lib/format.j
 
 const $ = (id) => document.getElementById(id);
 const PAGE = 50;
-// Files that track-privacy rewrites: no pixels, no faces.
-const ACTIVITY_FORMATS = new Set(["GPX", "TCX", "FIT"]);
+// Files that track-privacy and motion-anonymise rewrite (CSV and JSON: accelerometer
+// uploads): no pixels, no faces.
+const ACTIVITY_FORMATS = new Set(["GPX", "TCX", "FIT", "CSV", "JSON"]);
 
 function el(tag, text, className) {
   const node = document.createElement(tag);
@@ -71,7 +72,8 @@ function card(entry) {
   const facts = el("dl");
   const activity = ACTIVITY_FORMATS.has(entry.format);
   if (activity) {
-    // Its pictures are drawings of the track (blue) and the privacy zones (red).
+    // Its pictures are drawings of the track (blue) and the privacy zones (red), and of a
+    // few seconds of the accelerometer's magnitude.
     fact(facts, "Activity", [entry.filename, entry.format].filter(Boolean).join(", "));
   } else {
     fact(facts, "Photo", [entry.filename, entry.format, entry.width && `${entry.width}×${entry.height}`].filter(Boolean).join(", "));

@@ -4,12 +4,14 @@ A zone is a point the user wants hidden (home, work) and a radius. Hiding exactl
 circle gives it away: where twenty tracks enter and leave a fixed circle, a circle fit finds
 its centre. So the area hidden around a zone is never that circle:
 
-- its centre sits at a fixed, secret offset from the zone (2 to 2.2 radii away, in a
-  direction drawn from the install's secret): a circle fit to many uploads' cut points finds
-  that centre, not home, and their centroid lands halfway (tracks leave home in every
-  direction; rays from a point off a circle's centre meet it closer to that point), still a
-  radius or more from home. The price: to cover the zone, the area reaches about 5.5 radii
-  from home on that side (and 1 radius on the other);
+- its centre sits at a fixed, secret offset from the zone (in a direction drawn from the
+  install's secret; how far, the zone's ``strength``): a circle fit to many uploads' cut
+  points finds that centre, not home. Their centroid lands about halfway (tracks leave home
+  in every direction; rays from a point off a circle's centre meet it closer to that point):
+  with tracks in every direction it tends to 1.0 radius from home at ``standard``, 1.45 at
+  ``strong``, 2.0 at ``strongest``; 20 tracks scatter it around that. The price: to cover the
+  zone, the area reaches about 5.4, 7.2 and 9.2 radii from home on that side (and 1 radius on
+  the other);
 - each upload moves that centre a little and draws its own radius and a wavy boundary, from
   a seed of its own: no two uploads cut at the same line.
 
@@ -26,7 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
+    "DEFAULT_ZONE_STRENGTH",
     "EARTH_RADIUS_M",
+    "ZONE_STRENGTHS",
     "HiddenArea",
     "PrivacyZone",
     "distance_m",
@@ -36,8 +40,14 @@ __all__ = [
 
 EARTH_RADIUS_M = 6_371_000.0
 DEFAULT_RADIUS_M = 500.0
-# The secret offset of a hidden area's centre from its zone, in zone radii.
-OFFSET_RADII = (2.0, 2.2)
+# The secret offset of a hidden area's centre from its zone, in zone radii, by strength:
+# further hides more of each track and moves the tracks' centroid further from home.
+ZONE_STRENGTHS: dict[str, tuple[float, float]] = {
+    "standard": (2.0, 2.2),
+    "strong": (3.0, 3.2),
+    "strongest": (4.0, 4.2),
+}
+DEFAULT_ZONE_STRENGTH = "strong"  # the centroid of many tracks tends to 1.45 radii from home
 # How far one upload moves that centre, and how much it may widen the radius, in zone radii.
 JITTER_RADII = 0.05
 EXTRA_RADII = 0.1
@@ -53,12 +63,17 @@ class PrivacyZone:
     latitude: float
     longitude: float
     radius_m: float = DEFAULT_RADIUS_M
+    strength: str = DEFAULT_ZONE_STRENGTH  # a key of ZONE_STRENGTHS
 
     def __post_init__(self) -> None:
         if not (-90 <= self.latitude <= 90 and -180 <= self.longitude <= 180):
             raise ValueError(f"zone {self.name!r}: latitude/longitude out of range")
         if not 50 <= self.radius_m <= 50_000:
             raise ValueError(f"zone {self.name!r}: the radius must be 50 m to 50 km")
+        if self.strength not in ZONE_STRENGTHS:
+            raise ValueError(
+                f"zone {self.name!r}: strength must be one of {', '.join(ZONE_STRENGTHS)}"
+            )
 
 
 def _offset(lat: float, lon: float, east_m: float, north_m: float) -> tuple[float, float]:
@@ -119,7 +134,7 @@ def hidden_areas(
     for zone in zones:
         zone_key = secret + f"{zone.latitude:.6f},{zone.longitude:.6f},{zone.radius_m:.1f}".encode()
         angle_u, distance_u = _uniforms(zone_key, "offset", 2)
-        low, high = OFFSET_RADII
+        low, high = ZONE_STRENGTHS[zone.strength]
         offset = zone.radius_m * (low + (high - low) * distance_u)
         angle = 2 * math.pi * angle_u
         upload_u = _uniforms(zone_key + upload_seed, "upload", 3 + 2 * WAVES)

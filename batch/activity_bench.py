@@ -13,13 +13,14 @@ import math
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from activities import TrackPrivacy, TrackSettings
 from activities.attack import guess_errors
-from activities.zones import distance_m, hidden_mask
+from activities.zones import ZONE_STRENGTHS, PrivacyZone, distance_m, hidden_mask
 from batch.activity_samples import HOME, Activity, loop, to_fit, to_gpx, to_tcx
 from batch.machine import cpu_hog, environment
 
@@ -39,23 +40,25 @@ def _ends(activity: Activity, hidden: np.ndarray) -> list[tuple[float, float]]:
     return [(lat[kept[0]], lon[kept[0]]), (lat[kept[-1]], lon[kept[-1]])]
 
 
-def attack(homes: int, seed: int = 0) -> dict[str, object]:
-    """For each home (its own install secret), 20 activities in random directions: the
-    attacker's guesses from the protected tracks, and from a fixed circle of the zone's
+def attack(
+    homes: int, zone: PrivacyZone = HOME, per_home: int = ACTIVITIES_PER_HOME, seed: int = 0
+) -> dict[str, object]:
+    """For each home (its own install secret), ``per_home`` activities in random directions:
+    the attacker's guesses from all of them protected, and from a fixed circle of the zone's
     radius (what a privacy zone without a varying cut gives)."""
     rng = np.random.default_rng(seed)
     errors: dict[str, list[float]] = {"centroid": [], "circle_fit": []}
     fixed: dict[str, list[float]] = {"centroid": [], "circle_fit": []}
     nearest, reach, hidden_whole = [], [], 0
     for home in range(homes):
-        settings = TrackSettings((HOME,), secret=f"install {home}".encode())
+        settings = TrackSettings((zone,), secret=f"install {home}".encode())
         ends, fixed_ends = [], []
-        for index in range(ACTIVITIES_PER_HOME):
+        for index in range(per_home):
             activity = loop(float(rng.uniform(0, 360)), leg_m=4000.0, step_m=20.0, seed=index)
             lat, lon = activity.latitudes, activity.longitudes
             away = np.array(
                 [
-                    distance_m(a, b, HOME.latitude, HOME.longitude)
+                    distance_m(a, b, zone.latitude, zone.longitude)
                     for a, b in zip(lat, lon, strict=True)
                 ]
             )
@@ -64,27 +67,39 @@ def attack(homes: int, seed: int = 0) -> dict[str, object]:
                 hidden_whole += 1
                 continue
             ends += _ends(activity, hidden)
-            fixed_ends += _ends(activity, away <= HOME.radius_m)
+            fixed_ends += _ends(activity, away <= zone.radius_m)
             nearest.append(float(away[~hidden].min()))
             reach.append(float(away[hidden].max()))
-        for name, value in guess_errors(ends, HOME).items():
+        for name, value in guess_errors(ends, zone).items():
             errors[name].append(value)
-        for name, value in guess_errors(fixed_ends, HOME).items():
+        for name, value in guess_errors(fixed_ends, zone).items():
             fixed[name].append(value)
     return {
+        "strength": zone.strength,
         "homes": homes,
-        "activities_per_home": ACTIVITIES_PER_HOME,
-        "zone_radius_m": HOME.radius_m,
+        "activities_per_home": per_home,
+        "zone_radius_m": zone.radius_m,
         "miss_m": {name: _summary(values) for name, values in errors.items()},
         "miss_m_fixed_circle": {name: _summary(values) for name, values in fixed.items()},
         "share_missing_by_radius": {
-            name: float(np.mean(np.array(values) >= HOME.radius_m))
+            name: float(np.mean(np.array(values) >= zone.radius_m))
             for name, values in errors.items()
         },
         "nearest_kept_point_m": min(nearest),
         "hidden_reach_m": _summary(reach),
         "activities_hidden_whole": hidden_whole,
     }
+
+
+def attacks(homes: int) -> dict[str, object]:
+    """The attack on each zone strength, with 20 activities a home as the issue's attacker
+    has; and on the default strength with 200, where the centroid settles (how far it lands
+    from home is then the geometry's, no longer chance)."""
+    found: dict[str, object] = {
+        strength: attack(homes, replace(HOME, strength=strength)) for strength in ZONE_STRENGTHS
+    }
+    found["many_uploads"] = attack(max(3, homes // 4), per_home=200)
+    return found
 
 
 def _summary(values: list[float]) -> dict[str, float]:
@@ -162,8 +177,10 @@ def speed(runs: int, busy: bool) -> dict[str, object]:
 def run_activity_bench(
     homes: int = 10, runs: int = 5, busy: bool = True, progress: Callable[[str], None] = print
 ) -> dict[str, object]:
-    progress(f"home-finding attack: {homes} homes x {ACTIVITIES_PER_HOME} activities")
-    results: dict[str, object] = {"machine": environment(), "attack": attack(homes)}
+    progress(
+        f"home-finding attack: {homes} homes x {ACTIVITIES_PER_HOME} activities, each strength"
+    )
+    results: dict[str, object] = {"machine": environment(), "attack": attacks(homes)}
     progress("validity: GPX, TCX and FIT read back by gpxpy, Garmin's SDK and fitdecode")
     results["validity"] = validity()
     progress("speed: a 2-hour FIT file, 1 Hz GPS and a 50 Hz accelerometer")

@@ -8,6 +8,7 @@ from typing import Any
 
 from activities import ACTIVITY_FILTERS
 from activities.track import START_TIMES
+from activities.zones import DEFAULT_ZONE_STRENGTH, ZONE_STRENGTHS
 from certs.keeper import TRUST_FIELD as _TRUST
 from filters import DEFAULT_FACES, FILTERS, PROFILES, STRENGTHS, WHOSE_FACES
 from filters.record import RecordField
@@ -132,6 +133,13 @@ _SCHEMAS: dict[str, Any] = {
             "latitude": {"type": "number", "minimum": -90, "maximum": 90},
             "longitude": {"type": "number", "minimum": -180, "maximum": 180},
             "radius_m": {"type": "number", "minimum": 50, "maximum": 50000, "default": 500},
+            "strength": {
+                "type": "string",
+                "enum": list(ZONE_STRENGTHS),
+                "default": DEFAULT_ZONE_STRENGTH,
+                "description": "How far the hidden area reaches beyond the zone: further hides "
+                "more of each track and keeps many tracks together further from the zone.",
+            },
         },
         required=["name", "latitude", "longitude"],
     ),

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from activities.track import START_TIMES, StartTime
-from activities.zones import DEFAULT_RADIUS_M, PrivacyZone
+from activities.zones import DEFAULT_RADIUS_M, DEFAULT_ZONE_STRENGTH, ZONE_STRENGTHS, PrivacyZone
 
 __all__ = [
     "MAX_NAME",
@@ -28,7 +28,7 @@ MAX_ZONES = 16
 MAX_NAME = 40
 NAME_PATTERN = r"\S"  # a name is a label: anything with one visible character
 _KEYS = frozenset({"zones", "start_time"})
-_ZONE_KEYS = frozenset({"name", "latitude", "longitude", "radius_m"})
+_ZONE_KEYS = frozenset({"name", "latitude", "longitude", "radius_m", "strength"})
 
 
 class ZoneError(ValueError):
@@ -48,6 +48,7 @@ class Zones:
                     "latitude": z.latitude,
                     "longitude": z.longitude,
                     "radius_m": z.radius_m,
+                    "strength": z.strength,
                 }
                 for z in self.zones
             ],
@@ -65,7 +66,8 @@ def _number(zone: Mapping[str, object], key: str, low: float, high: float) -> fl
 
 
 def parse_zones(data: object) -> Zones:
-    """``{"zones": [{"name", "latitude", "longitude", "radius_m"}], "start_time"}`` checked.
+    """``{"zones": [{"name", "latitude", "longitude", "radius_m", "strength"}],
+    "start_time"}`` checked; ``radius_m`` and ``strength`` may be left out.
 
     Raises:
         ZoneError: not that shape, or a value out of range.
@@ -84,16 +86,20 @@ def parse_zones(data: object) -> Zones:
             or set(zone) - _ZONE_KEYS
             or not {"name", "latitude", "longitude"} <= set(zone)
         ):
-            raise ZoneError("each zone is {name, latitude, longitude, radius_m}")
+            raise ZoneError("each zone is {name, latitude, longitude, radius_m, strength}")
         name = zone["name"]
         if not isinstance(name, str) or not re.search(NAME_PATTERN, name) or len(name) > MAX_NAME:
             raise ZoneError(f"a zone's name must be 1 to {MAX_NAME} characters, not all spaces")
+        strength = zone.get("strength", DEFAULT_ZONE_STRENGTH)
+        if strength not in ZONE_STRENGTHS:
+            raise ZoneError(f"zone {name!r}: strength must be one of {', '.join(ZONE_STRENGTHS)}")
         parsed.append(
             PrivacyZone(
                 name,
                 _number(zone, "latitude", -90, 90),
                 _number(zone, "longitude", -180, 180),
                 _number({"radius_m": DEFAULT_RADIUS_M, **zone}, "radius_m", 50, 50_000),
+                str(strength),
             )
         )
     return Zones(tuple(parsed), start_time)

@@ -107,7 +107,7 @@ function zoneRow(zone, editable) {
   const numbers = [formatCoordinate(zone.latitude), formatCoordinate(zone.longitude), formatNumber(zone.radius_m)].map(
     (text) => Object.assign(cell(text), { className: "number" }),
   );
-  row.append(cell(zone.name), ...numbers, cell(remove));
+  row.append(cell(zone.name), ...numbers, cell(zone.strength ?? "strong"), cell(remove));
   return row;
 }
 
@@ -223,13 +223,19 @@ $("zone-form").addEventListener("submit", async (event) => {
   if (typeof point === "string") return showZonesError(point);
   const radius = $("zone-radius").value;
   if (radius === "") return showZonesError("Radius: a number of metres, such as 500.");
-  const zone = { name: $("zone-name").value.trim(), ...point, radius_m: Number(radius) };
+  const zone = {
+    name: $("zone-name").value.trim(),
+    ...point,
+    radius_m: Number(radius),
+    strength: $("zone-strength").value,
+  };
   const taken = (view.zones.known ? view.zones.known.zones : []).some((other) => other.name === zone.name);
   if (taken) return showZonesError(`There is a zone called ${zone.name} already: choose another name.`);
   const added = await changeZones((known) => ({ ...known, zones: [...known.zones, zone] }));
   if (!added) return;
   for (const id of ["zone-name", "zone-latitude", "zone-longitude"]) $(id).value = "";
   $("zone-radius").value = "500";
+  $("zone-strength").value = "strong";
 });
 
 for (const id of ["zone-latitude", "zone-longitude"]) {

@@ -34,8 +34,20 @@ pytestmark = [
 ]
 
 OpenPage = Callable[[str], Page]
-HOME = {"name": "home", "latitude": 51.50135, "longitude": -0.14189, "radius_m": 500}
-WORK = {"name": "work", "latitude": 48.8584, "longitude": 2.2945, "radius_m": 1500}
+HOME = {
+    "name": "home",
+    "latitude": 51.50135,
+    "longitude": -0.14189,
+    "radius_m": 500,
+    "strength": "strong",
+}
+WORK = {
+    "name": "work",
+    "latitude": 48.8584,
+    "longitude": 2.2945,
+    "radius_m": 1500,
+    "strength": "standard",
+}
 
 # The page's own parsers, from the extension's module (node, as test_routing does).
 PARSE_SCRIPT = """
@@ -124,6 +136,7 @@ def test_adding_zones(
     expect(options.locator("#no-zones")).to_be_visible()
     expect(options.locator("#zones-table")).to_be_hidden()
     expect(options.locator("#zone-radius")).to_have_value("500")
+    expect(options.locator("#zone-strength")).to_have_value("strong")
     expect(options.locator("#start-time")).to_have_value(zones_in_veil(veil)["start_time"])
     screenshot(options, "options-zones-empty.png", tmp_path)
 
@@ -142,10 +155,13 @@ def test_adding_zones(
     options.fill("#zone-name", "work")
     options.fill("#zone-latitude", "48.8584,2.2945")
     options.fill("#zone-radius", "1500")
+    options.select_option("#zone-strength", "standard")
     options.click("#zone-form button")
     expect(options.locator("#zones tr")).to_have_count(2)
     row = options.locator("#zones tr", has_text="work")
-    expect(row.locator("td")).to_have_text(["work", "48.85840", "2.29450", "1,500", "Remove"])
+    cells = ["work", "48.85840", "2.29450", "1,500", "standard", "Remove"]
+    expect(row.locator("td")).to_have_text(cells)
+    expect(options.locator("#zone-strength")).to_have_value("strong")  # back to the default
     expect(options.locator("#no-zones")).to_be_hidden()
     assert zones_in_veil(veil)["zones"] == [HOME, WORK]
 
@@ -207,7 +223,8 @@ def test_zones_in_the_browsers_language(
         options = open_extension_page(german, "options.html")
         pair(options, veil)
         row = options.locator("#zones tr", has_text="work")
-        expect(row.locator("td")).to_have_text(["work", "48,85840", "2,29450", "1.500", "Remove"])
+        cells = ["work", "48,85840", "2,29450", "1.500", "standard", "Remove"]
+        expect(row.locator("td")).to_have_text(cells)
         expect(options.locator("#zone-latitude")).to_have_attribute("placeholder", "51,50135")
         # As a German writes it: decimal commas.
         options.fill("#zone-name", "Büro")
@@ -216,7 +233,7 @@ def test_zones_in_the_browsers_language(
         options.click("#zone-form button")
         expect(options.locator("#zones tr")).to_have_count(3)
         screenshot(options, "options-zones-de.png", tmp_path)
-        office = {"name": "Büro", "latitude": 52.5163, "longitude": 13.3777, "radius_m": 500}
+        office = {**HOME, "name": "Büro", "latitude": 52.5163, "longitude": 13.3777}
         assert zones_in_veil(veil)["zones"] == [HOME, WORK, office]
         options.click("[aria-label='Remove zone Büro']")
         expect(options.locator("#zones tr")).to_have_count(2)
@@ -245,7 +262,7 @@ def test_with_veil_stopped_the_last_known_zones_unchangeable(
     expect(options.locator("#zones tr")).to_have_count(1)
     expect(options.locator("#zones tr td").first).to_have_text("home")
     expect(options.locator("[aria-label='Remove zone home']")).to_be_disabled()
-    for field in ("name", "latitude", "longitude", "radius"):
+    for field in ("name", "latitude", "longitude", "radius", "strength"):
         expect(options.locator(f"#zone-{field}")).to_be_disabled()
     expect(options.locator("#zone-form button")).to_be_disabled()
     expect(options.locator("#start-time")).to_be_disabled()

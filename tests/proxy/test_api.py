@@ -547,16 +547,21 @@ async def test_wrong_codes_burn_the_code(make_client: MakeClient) -> None:
 
 async def test_zones_are_stored_checked_and_given_back(client: TestClient, store: Store) -> None:
     assert await (await client.get(url("/zones"))).json() == {"zones": [], "start_time": "minute"}
-    body = {"zones": [HOME_ZONE, {**HOME_ZONE, "name": "work", "latitude": 51.52}]}
-    response = await client.put(url("/zones"), json=body)
+    work = {**HOME_ZONE, "name": "work", "latitude": 51.52, "strength": "standard"}
+    response = await client.put(url("/zones"), json={"zones": [HOME_ZONE, work]})
     assert response.status == 200, await response.text()
-    assert (await response.json())["start_time"] == "minute"
+    given = await response.json()
+    assert given["start_time"] == "minute"
+    # A zone sent without a strength gets the default, and says so.
+    assert [zone["strength"] for zone in given["zones"]] == ["strong", "standard"]
     assert [zone.name for zone in store.get_zones().zones] == ["home", "work"]
+    assert store.get_zones().zones[1].strength == "standard"
     for bad, says in (
         ({"zones": [{**HOME_ZONE, "latitude": 91}]}, "latitude"),
         ({"zones": [{**HOME_ZONE, "radius_m": 10}]}, "radius_m"),
         ({"zones": [], "start_time": "second"}, "start_time"),
         ({"zones": [{**HOME_ZONE, "name": "  "}]}, "name"),
+        ({"zones": [{**HOME_ZONE, "strength": "maximal"}]}, "strength must be one of"),
         ([], "the body must be"),
     ):
         response = await client.put(url("/zones"), json=bad)

@@ -10,7 +10,7 @@ its centre. So the area hidden around a zone is never that circle:
   in every direction; rays from a point off a circle's centre meet it closer to that point):
   with tracks in every direction it tends to 1.0 radius from home at ``standard``, 1.45 at
   ``strong``, 2.0 at ``strongest``; 20 tracks scatter it around that. The price: to cover the
-  zone, the area reaches about 5.4, 7.2 and 9.2 radii from home on that side (and 1 radius on
+  zone, the area reaches about 5.5, 7.5 and 9.5 radii from home on that side (and 1 radius on
   the other);
 - each upload moves that centre a little and draws its own radius and a wavy boundary, from
   a seed of its own: no two uploads cut at the same line.

@@ -127,13 +127,15 @@ def to_tcx(activity: Activity) -> bytes:
     ).encode()
 
 
-def to_fit(activity: Activity, accel_hz: int = 0) -> bytes:
+def to_fit(activity: Activity, accel_hz: int = 0, gyro: bool = False) -> bytes:
     """A FIT activity: file_id and device_info with the serial, one record a point, with
-    ``accel_hz`` accelerometer samples a second (in messages of 25), a lap and a session."""
+    ``accel_hz`` accelerometer samples a second (in messages of 25; with ``gyro``, a
+    gyroscope message beside each), a lap and a session."""
     from fit_tool.fit_file_builder import FitFileBuilder
     from fit_tool.profile.messages.accelerometer_data_message import AccelerometerDataMessage
     from fit_tool.profile.messages.device_info_message import DeviceInfoMessage
     from fit_tool.profile.messages.file_id_message import FileIdMessage
+    from fit_tool.profile.messages.gyroscope_data_message import GyroscopeDataMessage
     from fit_tool.profile.messages.lap_message import LapMessage
     from fit_tool.profile.messages.record_message import RecordMessage
     from fit_tool.profile.messages.session_message import SessionMessage
@@ -180,6 +182,13 @@ def to_fit(activity: Activity, accel_hz: int = 0) -> bytes:
             for axis in ("accel_x", "accel_y", "accel_z"):
                 setattr(accel, axis, [int(v) for v in rng.integers(1800, 2300, 25)])
             builder.add(accel)
+            if gyro:
+                turn = GyroscopeDataMessage()
+                turn.timestamp, turn.timestamp_ms = accel.timestamp, accel.timestamp_ms
+                turn.sample_time_offset = accel.sample_time_offset
+                for axis in ("gyro_x", "gyro_y", "gyro_z"):
+                    setattr(turn, axis, [int(v) for v in rng.integers(1800, 2300, 25)])
+                builder.add(turn)
     for kind in (LapMessage, SessionMessage):
         summary = kind()
         summary.timestamp = ms(activity.times[-1])

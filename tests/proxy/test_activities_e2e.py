@@ -1,10 +1,15 @@
 """Activity uploads through a real `veil run`: a GPX in a multipart form (as Strava's upload
 API takes it) and a raw FIT body arrive with the zone empty and the serial gone, audited with
-drawings; a broken FIT file is blocked and never reaches the site."""
+drawings; a broken FIT file is blocked and never reaches the site. With motion-anonymise too,
+a FIT file's accelerometer is rewritten and its gyroscope gone, a CSV sensor upload arrives
+anonymised, the site's ordinary JSON calls pass untouched, and accelerometer data that cannot
+be rewritten never leaves."""
 
 from __future__ import annotations
 
+import csv
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +20,7 @@ from garmin_fit_sdk import Decoder, Stream
 from activities.zones import distance_m
 from tests.activities.samples import HOME, SERIAL, loop, to_fit, to_gpx
 from tests.e2e import Upstream, serve_site, start_veil
+from tests.proxy.test_activityparts import sensor_csv
 
 pytestmark = pytest.mark.e2e
 
@@ -35,6 +41,21 @@ def _outside_the_zone(points: list[tuple[float, float]]) -> bool:
     return bool(points) and all(
         distance_m(lat, lon, HOME.latitude, HOME.longitude) > HOME.radius_m for lat, lon in points
     )
+
+
+def _sdk_read(data: bytes) -> dict:
+    messages, errors = Decoder(Stream.from_byte_array(bytearray(data))).read()
+    assert errors == []
+    return messages
+
+
+def _positions(messages: dict) -> list[tuple[float, float]]:
+    semicircle = 180 / 2**31
+    return [
+        (r["position_lat"] * semicircle, r["position_long"] * semicircle)
+        for r in messages["record_mesgs"]
+        if "position_lat" in r
+    ]
 
 
 def test_activity_uploads_leave_without_home_or_serial(tmp_path: Path, upstream: Upstream) -> None:
@@ -65,15 +86,9 @@ def test_activity_uploads_leave_without_home_or_serial(tmp_path: Path, upstream:
     arrived = gpxpy.parse(form[start : form.index(b"</gpx>") + 6].decode())
     assert _outside_the_zone([(p.latitude, p.longitude) for p in arrived.walk(only_points=True)])
     (fit_sent,) = upstream.bodies("/upload/fit")
-    messages, errors = Decoder(Stream.from_byte_array(bytearray(fit_sent))).read()
-    assert errors == [] and "serial_number" not in messages["file_id_mesgs"][0]
-    semicircle = 180 / 2**31
-    positions = [
-        (r["position_lat"] * semicircle, r["position_long"] * semicircle)
-        for r in messages["record_mesgs"]
-        if "position_lat" in r
-    ]
-    assert _outside_the_zone(positions) and SERIAL
+    messages = _sdk_read(fit_sent)
+    assert "serial_number" not in messages["file_id_mesgs"][0]
+    assert _outside_the_zone(_positions(messages)) and SERIAL
     by_path = {row["path"]: row for row in rows}
     for path, kind in (("/api/v3/uploads", "GPX"), ("/upload/fit", "FIT")):
         row = by_path[path]
@@ -81,3 +96,69 @@ def test_activity_uploads_leave_without_home_or_serial(tmp_path: Path, upstream:
         assert row["metadata_removed"][0].endswith("positions (privacy zones)")
         assert row["thumbnails"] == ["before", "after"]
     assert by_path["/upload/broken"]["outcome"] == "blocked"
+
+
+def test_motion_leaves_anonymised_and_other_json_untouched(
+    tmp_path: Path, upstream: Upstream
+) -> None:
+    fit = to_fit(loop(heading_deg=120.0, leg_m=1500.0, step_m=20.0), accel_hz=50, gyro=True)
+    sensors = sensor_csv()
+    api_call = json.dumps({"name": "Lunch run", "points": [{"x": 1, "y": 2, "z": 3}]}).encode()
+    broken_csv = b"time,accX,accY,accZ\n0,0.1,0.2,oops\n20,0.1,0.2,0.9\n"
+    broken_json = b'{"accelerometer": {"x": [1, 2], "y": [1], "z": [1, 2]}}'
+    filters = ["metadata", "track-privacy", "motion-anonymise"]
+    veil = start_veil(tmp_path / "home", upstream, {SITE: filters})
+    try:
+        assert veil.api("PUT", "/zones", json=ZONES).status_code == 200
+        with veil.client() as client:
+            sent = {
+                path: client.post(
+                    f"https://{SITE}{path}", content=body, headers={"Content-Type": kind}
+                )
+                for path, body, kind in (
+                    ("/motion/fit", fit, "application/octet-stream"),
+                    ("/motion/csv", sensors, "text/csv"),
+                    ("/api/v3/activities", api_call, "application/json"),
+                    ("/motion/broken-csv", broken_csv, "text/csv"),
+                    ("/motion/broken-json", broken_json, "application/json"),
+                )
+            }
+        rows = veil.audit(SITE, want=4)
+    finally:
+        veil.stop()
+    for path in ("/motion/fit", "/motion/csv", "/api/v3/activities"):
+        assert sent[path].status_code == 200, sent[path].text
+    for path, kind in (("/motion/broken-csv", "CSV"), ("/motion/broken-json", "JSON")):
+        assert (
+            sent[path].status_code == 403 and f"cannot protect the {kind} file" in sent[path].text
+        )
+        assert upstream.bodies(path) == []
+    assert upstream.bodies("/api/v3/activities") == [api_call]  # byte for byte
+    (fit_sent,) = upstream.bodies("/motion/fit")
+    before, after = _sdk_read(fit), _sdk_read(fit_sent)
+    assert "serial_number" not in after["file_id_mesgs"][0] and SERIAL
+    assert _outside_the_zone(_positions(after))
+    accel = [[m["accel_x"] for m in found["accelerometer_data_mesgs"]] for found in (before, after)]
+    assert len(accel[0]) == len(accel[1]) and accel[0] != accel[1]
+    assert all(m.get("gyro_x") is None for m in after["gyroscope_data_mesgs"])
+    (csv_sent,) = upstream.bodies("/motion/csv")
+    rows_before = list(csv.reader(io.StringIO(sensors.decode())))
+    rows_after = list(csv.reader(io.StringIO(csv_sent.decode())))
+    assert len(rows_after) == len(rows_before) and rows_after[0] == rows_before[0]
+    assert [r[:2] for r in rows_after] == [r[:2] for r in rows_before]  # the times
+    assert [r[2:] for r in rows_after[1:]] != [r[2:] for r in rows_before[1:]]
+    by_path = {row["path"]: row for row in rows}
+    fit_row, csv_row = by_path["/motion/fit"], by_path["/motion/csv"]
+    assert (fit_row["outcome"], fit_row["format"]) == ("protected", "FIT")
+    removed = fit_row["metadata_removed"]
+    assert removed[0].endswith("positions (privacy zones)") and "gyroscope data" in removed
+    assert any("accelerometer samples anonymised" in line for line in removed)
+    assert (csv_row["outcome"], csv_row["format"]) == ("protected", "CSV")
+    assert csv_row["metadata_removed"][0].startswith("300 accelerometer samples anonymised")
+    assert fit_row["thumbnails"] == csv_row["thumbnails"] == ["before", "after"]
+    assert "/api/v3/activities" not in by_path
+    assert (
+        by_path["/motion/broken-csv"]["outcome"]
+        == by_path["/motion/broken-json"]["outcome"]
+        == "blocked"
+    )

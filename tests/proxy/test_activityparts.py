@@ -129,7 +129,8 @@ def test_sensor_uploads_are_found_by_their_bytes_only_when_motion_anonymise_is_o
     "body",
     [
         b'{"name": "Morning run", "type": "Run", "private": false}',
-        b'{"segments": [{"x": 1.5, "y": 2.0, "z": 3.1}], "zoom": {"x": [1, 2], "y": [3, 4], "z": [5, 6]}}',
+        b'{"segments": [{"x": 1.5, "y": 2.0, "z": 3.1}],'
+        b' "zoom": {"x": [1, 2], "y": [3, 4], "z": [5, 6]}}',
         b'[{"x": 0.1, "y": 0.2, "z": 0.98}, {"x": 0.1, "y": 0.2, "z": 0.97}]',
         b'{"accuracy": 5, "account": {"x": [1], "y": [2], "z": [3]}}',
         b"{not json at all",

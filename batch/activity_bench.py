@@ -1,5 +1,6 @@
 """``veil bench --activities``: how well ``track-privacy`` hides home, whether the files stay
-valid, and how fast a long FIT file is rewritten, idle and with every core busy.
+valid, and how fast a long FIT file is rewritten, idle and with every core busy; then
+``motion-anonymise`` (``batch.motion_bench``).
 
 The tracks are made up (``batch.activity_samples``): loops from a home in random directions,
 as a runner's week of runs. No real track ships with Veil: a real one leads to someone's home.
@@ -185,6 +186,10 @@ def run_activity_bench(
     results["validity"] = validity()
     progress("speed: a 2-hour FIT file, 1 Hz GPS and a 50 Hz accelerometer")
     results["speed"] = speed(runs, busy)
+    progress("motion: that file through track-privacy and motion-anonymise; HAPT's figures")
+    from batch.motion_bench import motion_section  # here: it takes this module's constants
+
+    results["motion"] = motion_section(runs, busy)
     return results
 
 

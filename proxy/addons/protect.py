@@ -172,7 +172,8 @@ class UploadProtector:
             flow.request.content = plan.body
         if self.activity_settings is not None and ACTIVITY_FILTER_NAMES & set(policy.filters):
             sensors = MotionAnonymise.name in policy.filters  # CSV and JSON uploads too
-            activities = find_activities(found, sensors)
+            # Off the loop: a JSON body that may be sensor data is parsed whole.
+            activities = await asyncio.to_thread(find_activities, found, sensors)
             if activities:
                 protected_body = await self._protect_activities(flow, policy, found, activities)
                 if protected_body is None:

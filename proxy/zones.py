@@ -91,7 +91,7 @@ def parse_zones(data: object) -> Zones:
         if not isinstance(name, str) or not re.search(NAME_PATTERN, name) or len(name) > MAX_NAME:
             raise ZoneError(f"a zone's name must be 1 to {MAX_NAME} characters, not all spaces")
         strength = zone.get("strength", DEFAULT_ZONE_STRENGTH)
-        if strength not in ZONE_STRENGTHS:
+        if not isinstance(strength, str) or strength not in ZONE_STRENGTHS:
             raise ZoneError(f"zone {name!r}: strength must be one of {', '.join(ZONE_STRENGTHS)}")
         parsed.append(
             PrivacyZone(

@@ -562,6 +562,7 @@ async def test_zones_are_stored_checked_and_given_back(client: TestClient, store
         ({"zones": [], "start_time": "second"}, "start_time"),
         ({"zones": [{**HOME_ZONE, "name": "  "}]}, "name"),
         ({"zones": [{**HOME_ZONE, "strength": "maximal"}]}, "strength must be one of"),
+        ({"zones": [{**HOME_ZONE, "strength": {}}]}, "strength must be one of"),
         ([], "the body must be"),
     ):
         response = await client.put(url("/zones"), json=bad)

@@ -26,7 +26,9 @@ SECRET_BYTES = 32
 
 MAX_ZONES = 16
 MAX_NAME = 40
-NAME_PATTERN = r"\S"  # a name is a label: anything with one visible character
+# A name is a label: anything with one visible character. The classes Python's \s and
+# ECMAScript's (the OpenAPI pattern's) disagree on are spelt out, so both read it alike.
+NAME_PATTERN = r"[^\s\x1c-\x1f\x85\ufeff]"
 _KEYS = frozenset({"zones", "start_time"})
 _ZONE_KEYS = frozenset({"name", "latitude", "longitude", "radius_m", "strength"})
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from proxy.audit import THUMBNAIL_KINDS
-from proxy.originals import MEDIA_TYPES
+from proxy.originals import GZIP_MEDIA_TYPE, MEDIA_TYPES, UNKNOWN
 from proxy.sites import SITE_PATTERN
 
 __all__ = ["MAX_INT", "PAIR_PATH", "SITE_SCHEMA", "operations", "ref"]
@@ -78,11 +78,14 @@ def operations(max_page: int) -> dict[str, Any]:
         "description": "The thumbnail image",
         "content": {kind: {} for kind in ("image/jpeg", "image/png", "image/webp")},
     }
-    original = _get("The photo as uploaded, when originals are kept", "Error", 400, 404)
+    original = _get(
+        "The photo or activity file as uploaded, when originals are kept", "Error", 400, 404
+    )
     original["parameters"] = [_ID]
+    kinds = [*MEDIA_TYPES.values(), GZIP_MEDIA_TYPE, UNKNOWN[0]]
     original["responses"]["200"] = {
-        "description": "The original, decrypted",
-        "content": {kind: {} for kind in [*MEDIA_TYPES.values(), "application/octet-stream"]},
+        "description": "The original, decrypted (a gzipped activity file as it was sent)",
+        "content": {kind: {} for kind in kinds},
     }
     put = {
         "summary": "Create or replace a site's policy (site may be left out of the body)",

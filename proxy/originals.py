@@ -1,10 +1,11 @@
-"""Kept originals: when the user turns ``keep_originals`` on, the photo as it was before Veil
-changed it, encrypted on disk and deleted after the retention limit.
+"""Kept originals: when the user turns ``keep_originals`` on, the photo or activity file (GPX,
+TCX, FIT, a CSV or JSON sensor upload) as it was before Veil changed it, encrypted on disk and
+deleted after the retention limit.
 
 Off by default: an original holds what Veil removed (GPS, the face before its cloak). Each file
 is AES-256-GCM under one key (``originals.key``, 0600). The file's name (the original's
 SHA-256) and the time it was kept are authenticated with it, so a renamed or back-dated file
-fails to open rather than pass for another photo or outlive its limit. Deleting the key
+fails to open rather than pass for another original or outlive its limit. Deleting the key
 destroys every kept original at once (``veil originals forget``). Pure: no mitmproxy or torch.
 """
 
@@ -21,7 +22,16 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-__all__ = ["MEDIA_TYPES", "KeptOriginal", "OriginalsError", "OriginalsVault"]
+__all__ = [
+    "GZIP_MEDIA_TYPE",
+    "MEDIA_TYPES",
+    "SENSOR_FORMATS",
+    "UNKNOWN",
+    "KeptOriginal",
+    "OriginalsError",
+    "OriginalsVault",
+    "served_as",
+]
 
 MAGIC = b"VEIL-ORIGINAL-1\n"
 _KEPT_AT = struct.Struct(">d")  # seconds since the epoch, when the original was kept
@@ -31,15 +41,39 @@ FILE_MODE, DIR_MODE = 0o600, 0o700
 SUFFIX = ".veil-original"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 SECONDS_PER_DAY = 86_400.0
-# What a kept original is served as, by the format its bytes show (filters.codecs.formats).
-MEDIA_TYPES = {
-    "JPEG": "image/jpeg",
-    "PNG": "image/png",
-    "WEBP": "image/webp",
-    "GIF": "image/gif",
-    "HEIF": "image/heic",
-    "AVIF": "image/avif",
+# What a kept original is served as, by its format (filters.codecs.formats for photos,
+# activities.formats for GPX, TCX and FIT): (media type, file name suffix).
+_SERVED_AS = {
+    "JPEG": ("image/jpeg", "jpeg"),
+    "PNG": ("image/png", "png"),
+    "WEBP": ("image/webp", "webp"),
+    "GIF": ("image/gif", "gif"),
+    "HEIF": ("image/heic", "heic"),
+    "AVIF": ("image/avif", "avif"),
+    "GPX": ("application/gpx+xml", "gpx"),
+    "TCX": ("application/vnd.garmin.tcx+xml", "tcx"),
+    "FIT": ("application/vnd.ant.fit", "fit"),
+    "CSV": ("text/csv", "csv"),
+    "JSON": ("application/json", "json"),
 }
+MEDIA_TYPES = {kind: media_type for kind, (media_type, _) in _SERVED_AS.items()}
+# Accelerometer uploads: their bytes say what they are only once parsed, so the audit row does.
+SENSOR_FORMATS = frozenset({"CSV", "JSON"})
+GZIP_MEDIA_TYPE = "application/gzip"
+UNKNOWN = ("application/octet-stream", "bin")
+
+
+def served_as(kind: str | None, gzipped: bool = False) -> tuple[str, str]:
+    """The media type and file name suffix a kept original of format ``kind`` is given back
+    with; ``gzipped`` (a ``.gpx.gz``): as the gzip file that was sent, byte for byte.
+
+    >>> served_as("GPX", gzipped=True)
+    ('application/gzip', 'gpx.gz')
+    """
+    media_type, suffix = _SERVED_AS.get(kind or "", UNKNOWN)
+    if gzipped:
+        return GZIP_MEDIA_TYPE, f"{suffix}.gz"
+    return media_type, suffix
 
 
 class OriginalsError(ValueError):
@@ -66,7 +100,7 @@ class OriginalsVault:
     def keep(self, data: bytes, now: float | None = None) -> str:
         """Encrypt and store ``data``; returns its SHA-256, the name it is read back by.
 
-        The same photo kept twice is one file, with the later time.
+        The same file kept twice is one file, with the later time.
         """
         sha256 = hashlib.sha256(data).hexdigest()
         kept_at = _KEPT_AT.pack(time.time() if now is None else now)

@@ -84,7 +84,7 @@ def _get(args: argparse.Namespace) -> int:
     settings, vault = _vault(args.home)
     sha256 = args.sha256 or _audit_sha256(settings.db_path, args.audit_id)
     data = vault.read(sha256.lower())
-    # The original holds what Veil removed (GPS, faces): its owner's alone.
+    # The original holds what Veil removed (GPS, faces, the way home): its owner's alone.
     fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(data)

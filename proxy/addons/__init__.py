@@ -40,8 +40,8 @@ def default_addons(
     """The addons of `veil run`, in hook order: ``filters`` are loaded when it starts.
 
     ``originals``: where originals are kept and purged at their limit; each protected
-    image's original goes into it when ``keep_originals`` is on. ``activity_settings``: what
-    ``track-privacy`` hides, read for each activity upload.
+    image's and activity file's original goes into it when ``keep_originals`` is on.
+    ``activity_settings``: what ``track-privacy`` hides, read for each activity upload.
     """
     kept = originals if keep_originals else None
     addons: list[object] = [

@@ -59,10 +59,10 @@ class UploadProtector:
         originals: OriginalsVault | None = None,
         activity_settings: Callable[[], TrackSettings] | None = None,
     ) -> None:
-        """``originals``: where each protected image's original is kept, when the user keeps
-        them (``keep_originals``); None keeps nothing. ``activity_settings``: the privacy
-        zones and the rest of what ``track-privacy`` needs, as they are now; None: activity
-        files are left as they come."""
+        """``originals``: where each protected image's and activity file's original is kept,
+        when the user keeps them (``keep_originals``); None keeps nothing.
+        ``activity_settings``: the privacy zones and the rest of what ``track-privacy``
+        needs, as they are now; None: activity files are left as they come."""
         self.book = book
         self.outcomes = outcomes
         self.filters = list(filters)  # loaded when the proxy starts
@@ -170,18 +170,23 @@ class UploadProtector:
             flow.request.query[name] = value
         if plan.body is not None:
             flow.request.content = plan.body
+        changed: list[bytes] = []  # the originals of the activity files protected
         if self.activity_settings is not None and ACTIVITY_FILTER_NAMES & set(policy.filters):
             sensors = MotionAnonymise.name in policy.filters  # CSV and JSON uploads too
             # Off the loop: a JSON body that may be sensor data is parsed whole.
             activities = await asyncio.to_thread(find_activities, found, sensors)
             if activities:
-                protected_body = await self._protect_activities(flow, policy, found, activities)
-                if protected_body is None:
+                done = await self._protect_activities(flow, policy, found, activities)
+                if done is None:
                     return
+                protected_body, changed = done
                 if protected_body is not found.body:
                     found = find_images(request.content_type, protected_body)
         if found.slots:
             await self._protect(flow, policy, plan, found)
+        # Kept only once the upload leaves: a photo beside them may still have blocked it.
+        if changed and self.originals is not None and flow.response is None:
+            self._after_upload(self._keep_originals(policy, changed))
 
     async def _protect_activities(
         self,
@@ -189,9 +194,10 @@ class UploadProtector:
         policy: Policy,
         found: FoundImages,
         activities: list[ActivityPart],
-    ) -> bytes | None:
+    ) -> tuple[bytes, list[bytes]] | None:
         """Run the policy's activity filters on each activity file and put them back in the
-        body; None when one could not be protected (the failure rule has been applied)."""
+        body; returns the body and the originals of the files changed, or None when one could
+        not be protected (the failure rule has been applied)."""
         assert self.activity_settings is not None
         track = self.activity_settings() if TrackPrivacy.name in policy.filters else None
         motion = MotionAnonymise.name in policy.filters
@@ -203,13 +209,13 @@ class UploadProtector:
             return None
         changed = {p.part.slot.index: p.data for p in done if p.record is not None}
         if not changed:  # e.g. a GPX file under motion-anonymise alone
-            return found.body
+            return found.body, []
         body = put_back(found, changed)
         flow.request.content = body  # re-applies Content-Encoding, fixes Content-Length
         for protected in done:
             if protected.record is not None:
                 self.outcomes.protected(flow, policy, protected.part.slot, protected.record)
-        return body
+        return body, [p.part.data for p in done if p.record is not None]
 
     async def _protect(
         self, flow: http.HTTPFlow, policy: Policy, plan: Plan, found: FoundImages

@@ -11,16 +11,20 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient
 
+from activities.formats import gzipped
 from proxy import api as api_module
 from proxy.api import MAX_PAGE, create_app
 from proxy.apiguard import MAX_BODY_BYTES
 from proxy.apitypes import PAIRING_KEY, ApiConfig
 from proxy.openapi import API_PREFIX, openapi_spec
+from proxy.originals import OriginalsVault
 from proxy.pairing import MAX_ATTEMPTS, Pairing, format_code
 from proxy.policies import Policy
 from proxy.store import AuditEntry, Store
+from tests.activities.samples import loop, to_fit, to_gpx, to_tcx
 from tests.conftest import a_record
 from tests.proxy.schema_check import problems
+from tests.proxy.test_activityparts import sensor_csv
 
 pytestmark = pytest.mark.asyncio
 
@@ -451,6 +455,48 @@ async def test_real_responses_match_spec(
     assert seen_statuses == {200, 201, 204, 400, 401, 403, 404}
     covered = {(method.lower(), template) for method, template, _, _ in calls}
     assert covered == {(m, path) for path, ops in spec["paths"].items() for m in ops}
+
+
+async def test_kept_originals_come_back_as_the_files_they_were(
+    aiohttp_client: Any, store: Store, tmp_path: Path, private_jpeg: bytes, spec: dict
+) -> None:
+    vault = OriginalsVault(tmp_path / "originals", tmp_path / "originals.key", retention_days=30)
+    config = ApiConfig(token=TOKEN, port=PORT, allowed_origins=(ORIGIN,), keep_originals=True)
+    client = await aiohttp_client(
+        create_app(store, config, FILTERS, originals=vault), headers={"Host": HOST, **AUTH}
+    )
+    run = loop(heading_deg=90.0, leg_m=1000.0, step_m=50.0)
+    sensor_json = b'{"accelerometer": {"x": [0.1, 0.2], "y": [0.0, 0.1], "z": [0.98, 0.97]}}'
+    cases = [  # the bytes, the audit row's format, what comes back
+        (private_jpeg, "JPEG", "image/jpeg", "jpeg"),
+        (to_gpx(run), "GPX", "application/gpx+xml", "gpx"),
+        (to_tcx(run), "TCX", "application/vnd.garmin.tcx+xml", "tcx"),
+        (to_fit(run), "FIT", "application/vnd.ant.fit", "fit"),
+        (gzipped(to_gpx(run)), "GPX", "application/gzip", "gpx.gz"),  # as Strava takes it
+        (sensor_csv(), "CSV", "text/csv", "csv"),
+        (sensor_json, "JSON", "application/json", "json"),
+        (gzipped(sensor_csv()), "CSV", "application/gzip", "csv.gz"),
+        # A row's format is taken for sensor uploads only: other bytes say what they are.
+        (b"neither a photo nor a track", "GPX", "application/octet-stream", "bin"),
+    ]
+    documented = spec["paths"]["/audit/{id}/original"]["get"]["responses"]["200"]["content"]
+    for data, kind, media_type, suffix in cases:
+        record = a_record(sha256_before=vault.keep(data), size_before=len(data))
+        entry_id = store.add_audit(
+            AuditEntry(
+                site="www.strava.com", method="POST", path="/api/v3/uploads",
+                policy_site="*.strava.com", filters=["track-privacy"], strength="invisible",
+                outcome="protected", format=kind, record=record,
+            )
+        )  # fmt: skip
+        response = await client.get(url(f"/audit/{entry_id}/original"))
+        assert response.status == 200, await response.text()
+        assert (response.content_type, await response.read()) == (media_type, data)
+        assert media_type in documented
+        assert response.headers["Content-Disposition"] == (
+            f'attachment; filename="original-{entry_id}.{suffix}"'
+        )
+        assert response.headers["Cache-Control"] == "no-store"
 
 
 # Pairing ----------------------------------------------------------------------------------

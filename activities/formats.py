@@ -7,7 +7,7 @@ import gzip
 import re
 import zlib
 
-__all__ = ["MAX_ACTIVITY_BYTES", "gunzip_capped", "gzipped", "sniff_activity"]
+__all__ = ["GZIP_MAGIC", "MAX_ACTIVITY_BYTES", "gunzip_capped", "gzipped", "sniff_activity"]
 
 # A 24-hour FIT file with every sensor is a few tens of MB; more is not an activity.
 MAX_ACTIVITY_BYTES = 64 * 2**20
@@ -45,19 +45,30 @@ def sniff_activity(data: bytes) -> tuple[str, bool] | None:
 
 
 def gunzip_capped(data: bytes, limit: int = MAX_ACTIVITY_BYTES) -> bytes:
-    """The gzipped file inflated, refused past ``limit`` (a gzip bomb stops there).
+    """The gzipped file inflated, refused past ``limit`` (a gzip bomb stops there). Read as
+    Python's ``gzip.decompress`` reads it: every member, zero padding after the last.
 
     Raises:
-        ValueError: not gzip, or larger than ``limit`` once inflated.
+        ValueError: not gzip, cut short, followed by other bytes, or larger than ``limit``
+            once inflated.
     """
-    inflater = zlib.decompressobj(wbits=31)
-    try:
-        out = inflater.decompress(data, limit + 1)
-    except zlib.error as error:
-        raise ValueError(f"a broken gzip file: {error}") from error
-    if len(out) > limit:
-        raise ValueError(f"the gzipped file inflates past {limit // 2**20} MiB")
-    return out
+    out, rest = bytearray(), data
+    while True:
+        inflater = zlib.decompressobj(wbits=31)
+        try:
+            out += inflater.decompress(rest, limit + 1 - len(out))
+        except zlib.error as error:
+            raise ValueError(f"a broken gzip file: {error}") from error
+        if len(out) > limit:
+            raise ValueError(f"the gzipped file inflates past {limit // 2**20} MiB")
+        # A cut file inflates without an error: what it lacks would be lost unseen.
+        if not inflater.eof:
+            raise ValueError("a gzip file cut short")
+        rest = inflater.unused_data
+        if not rest.strip(b"\0"):
+            return bytes(out)
+        if not rest.startswith(GZIP_MAGIC):
+            raise ValueError("a gzip file followed by other bytes")
 
 
 def gzipped(data: bytes) -> bytes:

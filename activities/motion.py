@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from activities.formats import gunzip_capped, gzipped, sniff_activity
+from activities.formats import GZIP_MAGIC, gunzip_capped, gzipped, sniff_activity
 from activities.motion_common import MotionReport, MotionSettings
 from activities.motion_fit import protect_fit_motion
 from activities.motion_tables import protect_csv_motion, protect_json_motion
@@ -39,7 +39,8 @@ class MotionAnonymise:
         accelerometer stream this filter can rewrite."""
         settings = settings or MotionSettings()
         found = sniff_activity(data)
-        zipped = bool(found and found[1])
+        # Gzip that is no GPX, TCX or FIT: a sensor upload (``.csv.gz``), read inflated.
+        zipped = bool(found[1]) if found else data.startswith(GZIP_MAGIC)
         plain = gunzip_capped(data) if zipped else data
         if found and found[0] == "FIT":
             out, report = protect_fit_motion(plain, settings)
@@ -55,4 +56,5 @@ class MotionAnonymise:
             rewritten, report = protect_json_motion(text, settings)
         else:
             rewritten, report = protect_csv_motion(text, settings)
-        return MotionResult((bom + rewritten).encode(), report)
+        out = (bom + rewritten).encode()
+        return MotionResult(gzipped(out) if zipped else out, report, zipped)

@@ -1,8 +1,9 @@
 """Whether a text upload clearly is an accelerometer stream for ``motion-anonymise``: a CSV
 file whose header has x, y and z accelerometer columns (as :mod:`activities.motion_tables`
 reads them, bare ``x,y,z`` included: phone sensor loggers write those), or JSON holding such
-a stream that something in it, or its file name, calls an accelerometer. Bare ``x, y, z``
-in JSON is not enough: ordinary API calls carry points and vectors so named.
+a stream that something in it, or its file name, calls an accelerometer; gzipped too
+(``.csv.gz``). Bare ``x, y, z`` in JSON is not enough: ordinary API calls carry points and
+vectors so named.
 
 Pure and cheap: no torch, nothing rewritten, and no error for what is not sensor data.
 """
@@ -13,9 +14,11 @@ import csv
 import io
 import json
 import re
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
+from activities.formats import GZIP_MAGIC, gunzip_capped
 from activities.motion_tables import accel_axes, csv_dialect, sample_stream
 
 __all__ = ["sniff_sensor"]
@@ -29,7 +32,8 @@ MAX_NAME_CHARS = 64  # a string value longer than this is data, not a name
 
 
 def sniff_sensor(data: bytes, names: Sequence[str] = ()) -> str | None:
-    """``"CSV"`` or ``"JSON"`` when ``data`` clearly holds an accelerometer stream, else None.
+    """``"CSV"`` or ``"JSON"`` when ``data`` clearly holds an accelerometer stream, gzipped
+    or not, else None.
 
     ``names``: what the upload calls itself (a file name), which may name the sensor.
 
@@ -38,13 +42,41 @@ def sniff_sensor(data: bytes, names: Sequence[str] = ()) -> str | None:
     >>> sniff_sensor(b'{"x": [1, 2], "y": [3, 4], "z": [5, 6]}') is None
     True
     """
-    head = data[:HEAD_BYTES].decode("utf-8-sig", errors="ignore")  # cut mid-character
+    if data.startswith(GZIP_MAGIC):
+        return _gzipped_stream(data, names)
+    return _plain_stream(data, names, _head(data))
+
+
+def _head(data: bytes) -> str:
+    return data[:HEAD_BYTES].decode("utf-8-sig", errors="ignore")  # cut mid-character
+
+
+def _plain_stream(data: bytes, names: Sequence[str], head: str) -> str | None:
     start = head.lstrip()[:1]
     if not start:
         return None
     if start in ("{", "["):
         return "JSON" if _json_stream(data, names) else None
     return "CSV" if _csv_stream(head) else None
+
+
+def _gzipped_stream(data: bytes, names: Sequence[str]) -> str | None:
+    """A gzipped upload by its inflated head, as :func:`activities.formats.sniff_activity`
+    reads gzip: a CSV head says enough, and what follows it, broken or too large, is the
+    filter's to refuse. JSON is judged whole, so it is inflated whole (capped)."""
+    try:
+        head = _head(zlib.decompressobj(wbits=31).decompress(data[:65536], HEAD_BYTES))
+    except zlib.error:
+        return None  # no gzip after all: nothing says sensor data
+    if head.lstrip()[:1] not in ("{", "["):
+        return "CSV" if _csv_stream(head) else None
+    try:
+        plain = gunzip_capped(data)
+    except ValueError:
+        # Unreadable JSON that names an accelerometer gets the failure rule, not a pass.
+        said = any(_ACCEL_WORD.search(text) for text in (*names, head))
+        return "JSON" if said else None
+    return _plain_stream(plain, names, _head(plain))
 
 
 def _csv_stream(head: str) -> bool:

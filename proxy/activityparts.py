@@ -1,5 +1,5 @@
-"""Activity files (GPX, TCX, FIT, gzipped or not) and accelerometer sensor uploads (CSV,
-JSON) in an upload body: found by their bytes in a multipart part or as the whole body, run
+"""Activity files (GPX, TCX, FIT) and accelerometer sensor uploads (CSV, JSON), gzipped or
+not, in an upload body: found by their bytes in a multipart part or as the whole body, run
 through the policy's activity filters, and put back. Pure, like ``proxy.uploads``; the audit
 record of each lives in ``proxy.activityrecords``."""
 
@@ -19,10 +19,18 @@ __all__ = ["ActivityPart", "ProtectedPart", "find_activities", "protect_activiti
 
 TRACK_FORMATS = frozenset({"GPX", "TCX", "FIT"})  # what track-privacy rewrites
 MOTION_FORMATS = frozenset({"FIT", "CSV", "JSON"})  # what motion-anonymise rewrites
-# A sensor upload is looked at only when it says it is a table or JSON (or is named so):
-# the cheap check before reading it. Whether it is one is for its bytes to say.
-SENSOR_MEDIA_TYPES = frozenset({"text/csv", "application/csv", "text/comma-separated-values"})
-SENSOR_SUFFIXES = (".csv", ".json")
+# A sensor upload is looked at only when it says it is a table, JSON or gzip (or is named
+# so): the cheap check before reading it. Whether it is one is for its bytes to say.
+SENSOR_MEDIA_TYPES = frozenset(
+    {
+        "text/csv",
+        "application/csv",
+        "text/comma-separated-values",
+        "application/gzip",
+        "application/x-gzip",
+    }
+)
+SENSOR_SUFFIXES = (".csv", ".json", ".csv.gz", ".json.gz")
 
 
 @dataclass(frozen=True)

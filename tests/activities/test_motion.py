@@ -1,12 +1,14 @@
 """motion-anonymise: the shipped anonymiser keeps its goals on held-out recordings (an
 attacker retrained on anonymised data), FIT files stay valid for Garmin's SDK and fitdecode
 with their accelerometer changed and their gyroscope gone, CSV and JSON uploads keep their
-shape, and what cannot be rewritten is refused with a reason."""
+shape (gzipped ones come back gzipped; CoreMotion and DeviceMotionEvent recordings keep each
+field's meaning), and what cannot be rewritten is refused with a reason."""
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import gzip
 import io
 import json
 
@@ -19,6 +21,7 @@ from garmin_fit_sdk import Decoder, Stream
 from activities import ACTIVITY_FILTERS
 from activities.hapt import ACTIVITIES, HAPT_HZ
 from activities.motion import MotionAnonymise, MotionSettings
+from activities.motion_common import STANDARD_GRAVITY
 from activities.motion_eval import (
     Split,
     anonymise,
@@ -29,6 +32,7 @@ from activities.motion_eval import (
 )
 from activities.motion_model import WINDOW, load_models
 from tests.activities.samples import loop, to_fit
+from tests.activities.test_motion_sniff import BOMB
 
 # The first recordings of these people trained the networks; their second ones did not.
 PEOPLE = 6
@@ -227,6 +231,108 @@ def test_json_records_and_columns(walking: np.ndarray) -> None:
     assert out["acc_x"] != columns["acc_x"]
 
 
+def test_gzipped_csv_comes_back_gzipped(walking: np.ndarray) -> None:
+    original = _csv(walking, HAPT_HZ)
+    result = MotionAnonymise().apply(gzip.compress(original.encode()))
+    assert result.gzipped and result.data.startswith(b"\x1f\x8b")
+    plain = MotionAnonymise().apply(original.encode())
+    # The same rewrite as the plain file's, packed again.
+    assert gzip.decompress(result.data) == plain.data and result.report == plain.report
+    # Two members (as `cat a.gz b.gz` makes), zero padding after: read whole, as gzip reads it.
+    cut = original.index("\n", len(original) // 2) + 1
+    members = gzip.compress(original[:cut].encode()) + gzip.compress(original[cut:].encode())
+    both = MotionAnonymise().apply(members + bytes(8))
+    assert gzip.decompress(both.data) == plain.data
+
+
+def _paths(node: object, prefix: str = "") -> list[str]:
+    """Every key path in ``node``, list items by their position: its structure."""
+    if isinstance(node, dict):
+        return [p for key, value in node.items() for p in _paths(value, f"{prefix}/{key}")]
+    if isinstance(node, list):
+        return [p for i, value in enumerate(node) for p in _paths(value, f"{prefix}/{i}")]
+    return [prefix]
+
+
+def _xyz(sample: dict, key: str) -> np.ndarray:
+    return np.array([sample[key][axis] for axis in "xyz"], dtype=float)
+
+
+def test_core_motion_keeps_each_field_and_loses_its_gyroscope(walking: np.ndarray) -> None:
+    """CMDeviceMotion: userAcceleration and gravity in g, their sum the acceleration."""
+    gravity = walking.mean(axis=0) / np.linalg.norm(walking.mean(axis=0))
+    samples = [
+        {
+            "timestamp": 3600.0 + i / HAPT_HZ,
+            "userAcceleration": dict(zip("xyz", (total - gravity).tolist(), strict=True)),
+            "gravity": dict(zip("xyz", gravity.tolist(), strict=True)),
+            "rotationRate": {"x": 0.1, "y": -0.2, "z": 0.3},
+            "attitude": {"roll": 0.1, "pitch": 0.2, "yaw": 0.3},
+            "magneticField": {"accuracy": 2},
+        }
+        for i, total in enumerate(walking)
+    ]
+    result = MotionAnonymise().apply(json.dumps({"motion": samples}).encode())
+    out = json.loads(result.data)["motion"]
+    assert _paths(out) == _paths(samples)
+    assert [s["timestamp"] for s in out] == [s["timestamp"] for s in samples]
+    assert [s["magneticField"] for s in out] == [s["magneticField"] for s in samples]
+    assert all(
+        set(s["rotationRate"].values()) == set(s["attitude"].values()) == {None} for s in out
+    )
+    totals = np.array([_xyz(s, "userAcceleration") + _xyz(s, "gravity") for s in out])
+    users = np.array([_xyz(s, "userAcceleration") for s in out])
+    assert np.abs(totals - walking).mean() > 0.02 and not np.allclose(users, walking - gravity)
+    # Still g: gravity of length 1, the total near it as a walk's is.
+    gravities = np.array([_xyz(s, "gravity") for s in out])
+    assert np.allclose(np.linalg.norm(gravities, axis=1), 1, atol=1e-6)
+    assert 0.7 < np.median(np.linalg.norm(totals, axis=1)) < 1.3
+    report = result.report
+    assert (report.units, report.fields_removed) == ("g", ["gyroscope"])
+    assert report.samples == len(walking)
+    assert report.rate_known and abs(report.rate_hz - HAPT_HZ) < 1e-3
+    # CMAccelerometerData: the acceleration itself, in g.
+    raw = [
+        {"timestamp": i / HAPT_HZ, "acceleration": dict(zip("xyz", total, strict=True))}
+        for i, total in enumerate(walking.tolist())
+    ]
+    out = json.loads(MotionAnonymise().apply(json.dumps(raw).encode()).data)
+    assert _paths(out) == _paths(raw) and out[9]["acceleration"] != raw[9]["acceleration"]
+
+
+def test_device_motion_events_keep_each_field_and_lose_their_gyroscope(
+    walking: np.ndarray,
+) -> None:
+    """W3C DeviceMotionEvent: m/s², acceleration without gravity where the device has it,
+    rotationRate in alpha, beta, gamma, interval in ms."""
+    events = [
+        {
+            "accelerationIncludingGravity": dict(
+                zip("xyz", (total * STANDARD_GRAVITY).tolist(), strict=True)
+            ),
+            # The first events of a page often come before the gyroscope's: null.
+            "acceleration": None if i < 3 else {"x": 0.1, "y": 0.2, "z": -0.3},
+            "rotationRate": {"alpha": 10.0, "beta": -5.0, "gamma": 2.5},
+            "interval": 1000 / HAPT_HZ,
+        }
+        for i, total in enumerate(walking)
+    ]
+    result = MotionAnonymise().apply(json.dumps(events).encode())
+    out = json.loads(result.data)
+    assert _paths(out[3:]) == _paths(events[3:])
+    assert [e["acceleration"] for e in out[:3]] == [None] * 3
+    assert all(set(e["rotationRate"].values()) == {None} for e in out)
+    assert [e["interval"] for e in out] == [e["interval"] for e in events]
+    totals = np.array([_xyz(e, "accelerationIncludingGravity") for e in out])
+    assert np.abs(totals / STANDARD_GRAVITY - walking).mean() > 0.02
+    # acceleration = the total less a gravity of 9.8 m/s²: still m/s², still its meaning.
+    gravities = totals[3:] - np.array([_xyz(e, "acceleration") for e in out[3:]])
+    assert np.allclose(np.linalg.norm(gravities, axis=1), STANDARD_GRAVITY, atol=1e-5)
+    report = result.report
+    assert (report.units, report.fields_removed) == ("m/s²", ["gyroscope"])
+    assert report.rate_known and abs(report.rate_hz - HAPT_HZ) < 1e-6
+
+
 @pytest.mark.parametrize(
     ("data", "reason"),
     [
@@ -238,6 +344,11 @@ def test_json_records_and_columns(walking: np.ndarray) -> None:
         (b"{not json", "not JSON"),
         (b"\xff\xfe\x00garbage", "not a FIT file, nor CSV or JSON"),
         (b'<?xml version="1.0"?><gpx version="1.1"></gpx>', "holds no accelerometer data"),
+        (gzip.compress(b"x,y,z\n0.1,0.2,0.98\n" * 50)[:-12], "gzip file cut short"),
+        (gzip.compress(b"x,y,z\n0.1,0.2,0.98\n") + b"junk", "followed by other bytes"),
+        (BOMB, "inflates past 64 MiB"),
+        (b'[{"userAcceleration": {"x": 0, "y": 0, "z": 0.1}}]', "without gravity"),
+        (b'[{"accelerationIncludingGravity": {"x": 0, "y": 0, "z": null}}]', "value is not"),
     ],
 )
 def test_malformed_uploads_are_refused_with_a_reason(data: bytes, reason: str) -> None:

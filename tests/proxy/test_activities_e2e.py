@@ -2,12 +2,13 @@
 API takes it) and a raw FIT body arrive with the zone empty and the serial gone, audited with
 drawings; a broken FIT file is blocked and never reaches the site. With motion-anonymise too,
 a FIT file's accelerometer is rewritten and its gyroscope gone, a CSV sensor upload arrives
-anonymised, the site's ordinary JSON calls pass untouched, and accelerometer data that cannot
-be rewritten never leaves."""
+anonymised (a gzipped one gzipped again), the site's ordinary JSON calls pass untouched, and
+accelerometer data that cannot be rewritten never leaves."""
 
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 from collections.abc import Iterator
@@ -18,9 +19,11 @@ import pytest
 from garmin_fit_sdk import Decoder, Stream
 
 from activities.zones import distance_m
+from proxy.multipart import parse_multipart
 from tests.activities.samples import HOME, SERIAL, loop, to_fit, to_gpx
 from tests.e2e import Upstream, serve_site, start_veil
 from tests.proxy.test_activityparts import sensor_csv
+from tests.proxy.test_multipart import BOUNDARY, field, file_part, form_body
 
 pytestmark = pytest.mark.e2e
 
@@ -163,3 +166,38 @@ def test_motion_leaves_anonymised_and_other_json_untouched(
         == by_path["/motion/broken-json"]["outcome"]
         == "blocked"
     )
+
+
+def test_a_gzipped_sensor_upload_leaves_anonymised_and_gzipped(
+    tmp_path: Path, upstream: Upstream
+) -> None:
+    sensors = sensor_csv()
+    form = form_body(
+        [
+            field("name", b"Morning walk"),
+            file_part("file", "Accelerometer.csv.gz", "application/gzip", gzip.compress(sensors)),
+        ]
+    )
+    veil = start_veil(tmp_path / "home", upstream, {SITE: ["motion-anonymise"]})
+    try:
+        with veil.client() as client:
+            sent = client.post(
+                f"https://{SITE}/motion/csv-gz",
+                content=form,
+                headers={"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"},
+            )
+        (row,) = veil.audit(SITE, "/motion/csv-gz")
+    finally:
+        veil.stop()
+    assert sent.status_code == 200, sent.text
+    (arrived,) = upstream.bodies("/motion/csv-gz")
+    name, packed = parse_multipart(arrived, BOUNDARY).parts
+    assert name.body == b"Morning walk" and packed.filename == "Accelerometer.csv.gz"
+    assert packed.body.startswith(b"\x1f\x8b")  # gzip still, as the site asked for
+    rows_before = list(csv.reader(io.StringIO(sensors.decode())))
+    rows_after = list(csv.reader(io.StringIO(gzip.decompress(packed.body).decode())))
+    assert len(rows_after) == len(rows_before) and rows_after[0] == rows_before[0]
+    assert [r[:2] for r in rows_after] == [r[:2] for r in rows_before]  # the times
+    assert [r[2:] for r in rows_after[1:]] != [r[2:] for r in rows_before[1:]]
+    assert (row["outcome"], row["format"]) == ("protected", "CSV")
+    assert row["metadata_removed"][0].startswith("300 accelerometer samples anonymised")

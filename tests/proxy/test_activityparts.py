@@ -1,6 +1,7 @@
-"""Activity files and accelerometer sensor uploads found in upload bodies by their bytes, and
-put back with every other byte kept; each through the policy's activity filters (or none that
-applies), with its audit record; what clearly is sensor data but cannot be read is refused."""
+"""Activity files and accelerometer sensor uploads (gzipped or not) found in upload bodies by
+their bytes, and put back with every other byte kept; each through the policy's activity
+filters (or none that applies), with its audit record; what clearly is sensor data but cannot
+be read is refused."""
 
 from __future__ import annotations
 
@@ -125,6 +126,27 @@ def test_sensor_uploads_are_found_by_their_bytes_only_when_motion_anonymise_is_o
     assert (raw.slot.location, raw.slot.format) == ("body", "CSV")
 
 
+def test_gzipped_sensor_uploads_are_found_by_the_bytes_inside() -> None:
+    content_type = f"multipart/form-data; boundary={BOUNDARY}"
+    body = _form(
+        ("accel", "Accelerometer.csv.gz", gzip.compress(sensor_csv())),
+        ("meta", "meta.json.gz", gzip.compress(b'{"name": "Morning run"}')),
+        ("motion", "motion.json.gz", gzip.compress(sensor_json())),
+        ("logs", "logs.gz", gzip.compress(sensor_csv())),  # says neither table nor gzip
+    )
+    parts = find_activities(find_images(content_type, body), sensors=True)
+    assert [(p.slot.index, p.slot.format) for p in parts] == [(0, "CSV"), (2, "JSON")]
+    packed = gzip.compress(sensor_json())
+    (raw,) = find_activities(find_images("application/gzip", packed), sensors=True)
+    assert (raw.slot.location, raw.slot.format, raw.data) == ("body", "JSON", packed)
+    (done,) = protect_activities([parts[0]], None, motion=True)
+    (unpacked,) = find_activities(find_images("text/csv", sensor_csv()), sensors=True)
+    (plain,) = protect_activities([unpacked], None, motion=True)
+    # The plain file's rewrite, packed again.
+    assert done.data.startswith(b"\x1f\x8b") and gzip.decompress(done.data) == plain.data
+    assert done.record is not None and done.record.size_before == len(parts[0].data)
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -180,6 +202,8 @@ def test_a_sensor_upload_is_anonymised_and_drawn() -> None:
     [
         ("text/csv", b"time,accX,accY,accZ\n0,0.1,0.2,oops\n20,0.1,0.2,0.9\n"),
         ("application/json", b'{"accelerometer": {"x": [1, 2], "y": [1], "z": [1, 2]}}'),
+        ("text/csv", gzip.compress(sensor_csv())[:-12]),  # gzip cut short
+        ("application/gzip", gzip.compress(sensor_json())[:-12]),
     ],
 )
 def test_accelerometer_data_that_cannot_be_rewritten_is_refused(

@@ -1,7 +1,9 @@
 """The home-finding attack ``veil bench --activities`` and the tests run against
 ``track-privacy``: from many protected activities that start and end at one home, guess the
 home from where the tracks appear and disappear (their first and last kept points), by
-centroid and by a least-squares circle fit."""
+centroid and by a least-squares circle fit; and, where a file tells how long or how far the
+track ran before its first kept point or after its last, by multilateration (home lies that
+far from each exit)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import numpy as np
 
 from activities.zones import EARTH_RADIUS_M, PrivacyZone, distance_m
 
-__all__ = ["centroid_guess", "circle_fit_guess", "guess_errors"]
+__all__ = ["centroid_guess", "circle_fit_guess", "guess_errors", "multilateration_guess"]
 
 Point = tuple[float, float]  # (latitude, longitude)
 
@@ -41,6 +43,24 @@ def circle_fit_guess(ends: list[Point]) -> Point:
     b = (xy**2).sum(axis=1)
     (cx, cy, _), *_ = np.linalg.lstsq(a, b, rcond=None)
     return _degrees(np.array([cx, cy]), origin)
+
+
+def multilateration_guess(exits: list[Point], radii: list[float]) -> Point:
+    """The point whose distances to ``exits`` best match ``radii`` (metres): least squares
+    on |home - exit_i| = radius_i, by Gauss-Newton from the exits' centroid. With every
+    radius 0 (a file that says nothing of its hidden ends) that is the centroid."""
+    origin = centroid_guess(exits)
+    xy = _local(exits, origin)
+    radii_a = np.asarray(radii, dtype=float)
+    home = xy.mean(axis=0)
+    for _ in range(200):
+        offsets = home - xy
+        lengths = np.maximum(np.hypot(offsets[:, 0], offsets[:, 1]), 1e-6)
+        step, *_ = np.linalg.lstsq(offsets / lengths[:, None], radii_a - lengths, rcond=None)
+        home = home + step
+        if math.hypot(*step) < 1e-3:
+            break
+    return _degrees(home, origin)
 
 
 def guess_errors(ends: list[Point], zone: PrivacyZone) -> dict[str, float]:

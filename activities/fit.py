@@ -8,8 +8,12 @@ changed, and the file's CRCs are computed again, so what the device wrote stays 
 - Bounding boxes (which would contain home) go; lap and session start/end positions go
   where they fall inside a hidden area.
 - Device serial numbers, product names and the creator's versions go.
-- Every absolute time moves by one shift that coarsens the start (compressed timestamp
-  headers follow), so order and durations stay.
+- Hidden records lose their speed too (pace x time is a distance).
+- The activity begins at the first kept record and ends at the last (``fit_span``): the
+  records before and after go, other times are clamped into that span, and lap and session
+  totals are recomputed, so that nothing tells how long or how far the hidden ends were.
+- Every absolute time moves by one shift that coarsens the (kept) start (compressed
+  timestamp headers follow), so order and durations within the span stay.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import datetime as dt
 
 import numpy as np
 
+from activities.fit_span import Ordered, Span, ordered_times, summaries, trim
 from activities.fitfile import FitEditor, FitError, FitLayout, fit_crc, fit_segments, walk_fit
 from activities.track import TrackReport, TrackSettings, drawn, start_shift
 from activities.zones import hidden_mask
@@ -31,7 +36,7 @@ SEMICIRCLES = 180.0 / 2**31  # degrees per semicircle
 
 # Global message numbers and field numbers, from the FIT profile.
 FILE_ID, FILE_CREATOR, DEVICE_INFO = 0, 49, 23
-RECORD, LAP, SESSION, ACTIVITY = 20, 19, 18, 34
+RECORD, LAP, SESSION, ACTIVITY, EVENT = 20, 19, 18, 34, 21
 COURSE_POINT, GPS_METADATA, SEGMENT_POINT = 32, 160, 150
 TIMESTAMP = 253
 # (latitude, longitude) field pairs hidden when they fall inside an area.
@@ -51,11 +56,24 @@ ALWAYS_INVALID = {
     DEVICE_INFO: {3: "device serial", 27: "product name"},
     FILE_CREATOR: {0: "creator version", 1: "creator version"},
 }
-# A hidden record loses these too: its altitude and distance say where it was.
-RECORD_WITH_POSITION = {2: "altitude", 5: "distance", 78: "altitude"}
+# A hidden record loses these too: its altitude and distance say where it was, its speed
+# (with the time it took) how far.
+RECORD_WITH_POSITION = {
+    2: "altitude",
+    5: "distance",
+    78: "altitude",
+    6: "speed",
+    73: "speed",
+    17: "speed",
+    8: "speed",
+}
 RECORD_DISTANCE = 5
-# date_time fields besides the timestamp (253) every message may carry.
-TIMES = {FILE_ID: (4,), LAP: (2,), SESSION: (2,), ACTIVITY: (5,)}
+# Counted up from the start like the distance: total_cycles, accumulated_power.
+RECORD_COUNTERS = (RECORD_DISTANCE, 19, 29)
+# date_time fields besides the timestamp (253) every message may carry (the activity's
+# local_timestamp moves with its timestamp: it is local time).
+TIMES = {FILE_ID: (4,), LAP: (2,), SESSION: (2,), EVENT: (15,)}
+LOCAL_TIMESTAMP = 5
 
 
 def _absolute(values: np.ndarray) -> np.ndarray:
@@ -72,36 +90,37 @@ def _earliest_time(editor: FitEditor, layout: FitLayout) -> int | None:
     return earliest
 
 
-def _shift_times(editor: FitEditor, layout: FitLayout, shift: int) -> None:
-    if layout.compressed_times:
-        _shift_compressed_headers(editor, layout, shift)
+def _retime(
+    editor: FitEditor, layout: FitLayout, ordered: Ordered, span: Span | None, shift: int
+) -> None:
+    """Every absolute time clamped into the kept span (when there is one) and shifted."""
+
+    def moved(values: np.ndarray) -> np.ndarray:
+        return (values if span is None else span.clamp(values)) + shift
+
     for group in layout.groups:
+        stamps = editor.read(group, TIMESTAMP)
         for number in (TIMESTAMP, *TIMES.get(group.global_number, ())):
             values = editor.read(group, number)
             if values is not None:
                 rows = np.flatnonzero(_absolute(values))
-                editor.write(group, number, values[rows] + shift, rows)
-
-
-def _shift_compressed_headers(editor: FitEditor, layout: FitLayout, shift: int) -> None:
-    """A compressed header holds the low 5 bits of its time, counted from the last full
-    timestamp before it: walk the messages in file order to rewrite them."""
-    order = []
-    for group in layout.groups:
-        stamps = editor.read(group, TIMESTAMP)
-        for row, (header, compressed) in enumerate(
-            zip(group.headers, group.compressed, strict=True)
-        ):
-            stamp = int(stamps[row]) if stamps is not None else None
-            order.append((header, compressed, stamp))
-    last = None
-    for header, compressed, stamp in sorted(order):
-        if compressed and last is not None:
-            byte = int(editor.buffer[header])
-            last += ((byte & 0x1F) - (last & 0x1F)) & 0x1F
-            editor.buffer[header] = (byte & 0xE0) | ((last + shift) & 0x1F)
-        elif stamp is not None and MIN_ABSOLUTE_TIME <= stamp != 0xFFFFFFFF:
-            last = stamp
+                editor.write(group, number, moved(values[rows]), rows)
+        local = editor.read(group, LOCAL_TIMESTAMP) if group.global_number == ACTIVITY else None
+        if local is not None:
+            delta = np.full(len(local), shift)
+            if stamps is not None:
+                known = _absolute(stamps)
+                delta[known] = moved(stamps[known]) - stamps[known]
+            rows = np.flatnonzero(_absolute(local))
+            editor.write(group, LOCAL_TIMESTAMP, local[rows] + delta[rows], rows)
+    if layout.compressed_times:
+        # A compressed header holds the low 5 bits of its time, counted from the last full
+        # timestamp before it: clamping and shifting keep that count within 0..31.
+        for header, group, row, stamp in ordered:
+            if group.compressed[row] and stamp is not None:  # type: ignore[attr-defined]
+                byte = int(editor.buffer[header])
+                new = int(moved(np.array([stamp]))[0])
+                editor.buffer[header] = (byte & 0xE0) | (new & 0x1F)
 
 
 def protect_fit(data: bytes, settings: TrackSettings, seed: bytes) -> tuple[bytes, TrackReport]:
@@ -115,6 +134,7 @@ def protect_fit(data: bytes, settings: TrackSettings, seed: bytes) -> tuple[byte
             raise FitError("the FIT file's CRC does not match: it is damaged")
     layout = walk_fit(data)
     editor = FitEditor(data)
+    ordered = ordered_times(editor, layout)  # before any time changes
     report = TrackReport("FIT")
     for group in layout.groups:
         for number, what in ALWAYS_INVALID.get(group.global_number, {}).items():
@@ -149,16 +169,41 @@ def protect_fit(data: bytes, settings: TrackSettings, seed: bytes) -> tuple[byte
     report.points_hidden = sum(1 for point in track if point[3])
     report.before = [[(lat, lon) for _, lat, lon, _ in track]]
     report.after = _kept_lines(track)
-    _rebase_distances(editor, layout)
-    earliest = _earliest_time(editor, layout)
+    span, drop = _cut_to_span(editor, layout, ordered, settings, track, report)
+    _rebase_counters(editor, layout, span.first if span else 0)
+    earliest = span.start if span else _earliest_time(editor, layout)
+    shift = 0
     if earliest is not None:
         start = FIT_EPOCH + dt.timedelta(seconds=earliest)
         shift = int(start_shift(start, settings.start_time).total_seconds())
-        if shift:
-            _shift_times(editor, layout, shift)
-            report.time_shift_s = float(shift)
+        report.time_shift_s = float(shift)
+    if shift or span:
+        _retime(editor, layout, ordered, span, shift)
     report.before, report.after = drawn(report.before), drawn(report.after)
-    return editor.seal(), report
+    return editor.seal(drop), report
+
+
+def _cut_to_span(
+    editor: FitEditor,
+    layout: FitLayout,
+    ordered: Ordered,
+    settings: TrackSettings,
+    track: list[tuple[int, float, float, bool]],
+    report: TrackReport,
+) -> tuple[Span | None, list[tuple[int, int]]]:
+    """The kept span, when zones are set and a position is kept (a record before the first
+    fix also tells how long the start took), and the messages outside it that go."""
+    kept = [start - 1 for start, _, _, hidden in track if not hidden]
+    if not settings.zones or not kept:
+        return None, []
+    span, drop = trim(editor, layout, ordered, kept)
+    if span is None:
+        return None, []
+    drop += summaries(editor, layout, ordered, span)
+    times = [stamp for _, _, _, stamp in ordered if stamp is not None]
+    if drop or (times and (min(times) < span.start or max(times) > span.end)):
+        report.removed("time in hidden area")
+    return span, drop
 
 
 def _kept_lines(track: list[tuple[int, float, float, bool]]) -> list[list[tuple[float, float]]]:
@@ -172,23 +217,24 @@ def _kept_lines(track: list[tuple[int, float, float, bool]]) -> list[list[tuple[
     return [line for line in lines if line]
 
 
-def _rebase_distances(editor: FitEditor, layout: FitLayout) -> None:
-    """Distances count from the first record that still has one (hidden records lost
-    theirs), not from home."""
-    first = None
-    for group in layout.of(RECORD):
-        values = editor.read(group, RECORD_DISTANCE)
-        if values is None:
+def _rebase_counters(editor: FitEditor, layout: FitLayout, after: int) -> None:
+    """Distances (and other counts from the start) count from the first record at or after
+    ``after`` (a header offset) that still has one (hidden records lost theirs), not from
+    home."""
+    for number in RECORD_COUNTERS:
+        first = None
+        for group in layout.of(RECORD):
+            values = editor.read(group, number)
+            if values is None:
+                continue
+            valid = np.flatnonzero((values != 0xFFFFFFFF) & (np.array(group.headers) >= after))
+            if len(valid):
+                candidate = (group.starts[valid[0]], int(values[valid[0]]))
+                first = candidate if first is None else min(first, candidate)
+        if first is None:
             continue
-        valid = values != 0xFFFFFFFF
-        if valid.any():
-            row = int(np.flatnonzero(valid)[0])
-            candidate = (group.starts[row], int(values[row]))
-            first = candidate if first is None else min(first, candidate)
-    if first is None:
-        return
-    for group in layout.of(RECORD):
-        values = editor.read(group, RECORD_DISTANCE)
-        if values is not None:
-            rows = np.flatnonzero(values != 0xFFFFFFFF)
-            editor.write(group, RECORD_DISTANCE, np.maximum(0, values[rows] - first[1]), rows)
+        for group in layout.of(RECORD):
+            values = editor.read(group, number)
+            if values is not None:
+                rows = np.flatnonzero(values != 0xFFFFFFFF)
+                editor.write(group, number, np.maximum(0, values[rows] - first[1]), rows)

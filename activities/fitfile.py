@@ -263,11 +263,21 @@ class FitEditor:
             self.buffer[index] = invalid.view(np.uint8)
         return bool((self.buffer[index] != before).any())
 
-    def seal(self) -> bytes:
-        """The file with its header and file CRCs computed again."""
-        data = bytearray(self.buffer.tobytes())
-        for header, _, end in fit_segments(bytes(data)):
-            if data[header] == 14:
-                struct.pack_into("<H", data, header + 12, fit_crc(data[header : header + 12]))
-            struct.pack_into("<H", data, end, fit_crc(data[header:end]))
-        return bytes(data)
+    def seal(self, drop: list[tuple[int, int]] | None = None) -> bytes:
+        """The file with its header and file CRCs computed again, without the byte ranges
+        ``drop`` (whole data messages: ``(header, end)``), each file's data size to match."""
+        data = self.buffer.tobytes()
+        cuts = sorted(drop or ())
+        out = bytearray()
+        for header, start, end in fit_segments(data):
+            segment, position = bytearray(data[header:start]), start
+            for cut_start, cut_end in cuts:
+                if start <= cut_start < end:
+                    segment += data[position:cut_start]
+                    position = cut_end
+            segment += data[position:end]
+            struct.pack_into("<I", segment, 4, len(segment) - (start - header))
+            if segment[0] == 14:
+                struct.pack_into("<H", segment, 12, fit_crc(segment[:12]))
+            out += segment + struct.pack("<H", fit_crc(segment))
+        return bytes(out)

@@ -182,6 +182,10 @@ def run_activity_bench(
         f"home-finding attack: {homes} homes x {ACTIVITIES_PER_HOME} activities, each strength"
     )
     results: dict[str, object] = {"machine": environment(), "attack": attacks(homes)}
+    progress(f"timing attack: {homes} homes x {ACTIVITIES_PER_HOME} GPX, TCX and FIT files")
+    from batch.timing_attack import timing_attack
+
+    results["timing_attack"] = timing_attack(homes, ACTIVITIES_PER_HOME)
     progress("validity: GPX, TCX and FIT read back by gpxpy, Garmin's SDK and fitdecode")
     results["validity"] = validity()
     progress("speed: a 2-hour FIT file, 1 Hz GPS and a 50 Hz accelerometer")

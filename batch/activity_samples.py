@@ -67,6 +67,7 @@ def to_gpx(activity: Activity) -> bytes:
     gpx = gpxpy.gpx.GPX()
     gpx.creator = "Garmin Connect (Forerunner 965, unit 3987654321)"
     gpx.author_name = "Alex Runner"
+    gpx.time = activity.times[0]  # devices write the start into the metadata
     gpx.nsmap["gpxtpx"] = GPX_TPX
     segment = gpxpy.gpx.GPXTrackSegment()
     for lat, lon, time, hr in zip(
@@ -133,13 +134,15 @@ def to_fit(activity: Activity, accel_hz: int = 0, gyro: bool = False) -> bytes:
     gyroscope message beside each), a lap and a session."""
     from fit_tool.fit_file_builder import FitFileBuilder
     from fit_tool.profile.messages.accelerometer_data_message import AccelerometerDataMessage
+    from fit_tool.profile.messages.activity_message import ActivityMessage
     from fit_tool.profile.messages.device_info_message import DeviceInfoMessage
+    from fit_tool.profile.messages.event_message import EventMessage
     from fit_tool.profile.messages.file_id_message import FileIdMessage
     from fit_tool.profile.messages.gyroscope_data_message import GyroscopeDataMessage
     from fit_tool.profile.messages.lap_message import LapMessage
     from fit_tool.profile.messages.record_message import RecordMessage
     from fit_tool.profile.messages.session_message import SessionMessage
-    from fit_tool.profile.profile_type import FileType, Manufacturer
+    from fit_tool.profile.profile_type import Event, EventType, FileType, Manufacturer
 
     def ms(moment: dt.datetime) -> int:
         return round(moment.timestamp() * 1000)
@@ -157,16 +160,21 @@ def to_fit(activity: Activity, accel_hz: int = 0, gyro: bool = False) -> bytes:
     device.serial_number = SERIAL
     device.product_name = "Forerunner 965"
     builder.add(device)
+    builder.add(_timer_event(EventMessage, Event, EventType.START, ms(activity.times[0])))
     rng = np.random.default_rng(1)
-    for lat, lon, time, hr, distance in zip(
+    seconds = np.array([(t - activity.times[0]).total_seconds() for t in activity.times])
+    speeds = np.r_[0.0, np.diff(activity.distances) / np.maximum(np.diff(seconds), 1e-3)]
+    for lat, lon, time, hr, distance, speed in zip(
         activity.latitudes,
         activity.longitudes,
         activity.times,
         activity.heart_rates,
         activity.distances,
+        speeds,
         strict=True,
     ):
         record = RecordMessage()
+        record.speed = record.enhanced_speed = float(speed)
         record.timestamp = ms(time)
         record.position_lat = float(lat)
         record.position_long = float(lon)
@@ -189,12 +197,32 @@ def to_fit(activity: Activity, accel_hz: int = 0, gyro: bool = False) -> bytes:
                 for axis in ("gyro_x", "gyro_y", "gyro_z"):
                     setattr(turn, axis, [int(v) for v in rng.integers(1800, 2300, 25)])
                 builder.add(turn)
+    end = ms(activity.times[-1])
+    builder.add(_timer_event(EventMessage, Event, EventType.STOP_ALL, end))
+    elapsed = (activity.times[-1] - activity.times[0]).total_seconds()
     for kind in (LapMessage, SessionMessage):
         summary = kind()
-        summary.timestamp = ms(activity.times[-1])
+        summary.timestamp = end
         summary.start_time = ms(activity.times[0])
         summary.start_position_lat = float(activity.latitudes[0])
         summary.start_position_long = float(activity.longitudes[0])
         summary.total_distance = float(activity.distances[-1])
+        summary.total_elapsed_time = summary.total_timer_time = elapsed
+        summary.total_calories = round(elapsed / 6)
+        summary.avg_speed = float(activity.distances[-1]) / elapsed
         builder.add(summary)
+    done = ActivityMessage()
+    done.timestamp = end
+    done.total_timer_time = elapsed
+    done.num_sessions = 1
+    builder.add(done)
     return builder.build().to_bytes()
+
+
+def _timer_event(kind, event, event_type, when: int):  # type: ignore[no-untyped-def]
+    """A timer event (fit-tool's classes passed in: it is imported only when writing FIT)."""
+    message = kind()
+    message.timestamp = when
+    message.event = event.TIMER
+    message.event_type = event_type
+    return message

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import gzip
+import hashlib
 import io
 import struct
 import xml.etree.ElementTree as ET
@@ -23,7 +24,16 @@ from activities.formats import sniff_activity
 from activities.track import TrackSettings
 from activities.track_privacy import TrackPrivacy
 from activities.zones import distance_m, hidden_mask
-from tests.activities.samples import HOME, SERIAL, START, loop, to_fit, to_gpx, to_tcx
+from batch.timing_attack import published_ends
+from tests.activities.samples import (
+    HOME,
+    SERIAL,
+    Activity,
+    loop,
+    to_fit,
+    to_gpx,
+    to_tcx,
+)
 
 SETTINGS = TrackSettings((HOME,), secret=b"install secret")
 TCX = {"t": "http://www.garmin.com/xmlschemas/TrainingCenterDatabase/v2"}
@@ -52,9 +62,10 @@ def test_gpx_keeps_no_point_in_the_zone_nor_the_creator(run) -> None:  # type: i
     times = {(p.latitude, p.longitude): p.time for p in gpxpy.parse(original.decode()).walk(True)}
     assert {(p.latitude, p.longitude) for p in points} <= set(times)
     assert all("hr" in ET.tostring(p.extensions[0]).decode() for p in points)
-    # The start (07:12:37) coarsened to the minute: every time moved by the same 37 s.
-    assert result.report.time_shift_s == -37.0
-    shift = dt.timedelta(seconds=-37)
+    # The first kept point's time coarsened to the minute: every time moved by as much.
+    first = times[(points[0].latitude, points[0].longitude)]
+    shift = dt.timedelta(seconds=-first.second, microseconds=-first.microsecond)
+    assert result.report.time_shift_s == shift.total_seconds() and points[0].time.second == 0
     assert all(p.time == times[(p.latitude, p.longitude)] + shift for p in points)
     assert result.report.points_hidden > 0 and "creator" in result.report.fields_removed
 
@@ -78,7 +89,10 @@ def test_tcx_keeps_no_point_in_the_zone_nor_the_device(run) -> None:  # type: ig
     # Distances count from where the kept track starts, not from home.
     first_distance = float(points[0].findtext("t:DistanceMeters", namespaces=TCX))
     assert first_distance == 0.0
-    assert root.findtext(".//t:Id", namespaces=TCX) == "2026-06-01T07:12:00.000Z"
+    first_time = points[0].findtext("t:Time", namespaces=TCX)
+    assert root.findtext(".//t:Id", namespaces=TCX) == first_time and first_time.endswith(
+        ":00.000Z"
+    )
     assert len(root.findall(".//t:Track", TCX)) >= 1
 
 
@@ -86,13 +100,14 @@ def test_tcx_keeps_no_point_in_the_zone_nor_the_device(run) -> None:  # type: ig
 def test_fit_stays_valid_for_garmin_and_fitdecode_and_hides_the_zone(run, accel_hz: int) -> None:  # type: ignore[no-untyped-def]
     original = to_fit(run, accel_hz=accel_hz)
     result = TrackPrivacy().apply(original, SETTINGS)
-    assert len(result.data) == len(original)  # rewritten in place
+    kept_rows = np.flatnonzero(~_hidden(run, original))
+    span = slice(kept_rows[0], kept_rows[-1] + 1)  # the records before and after went
     decoder = Decoder(Stream.from_byte_array(bytearray(result.data)))
     assert decoder.check_integrity()
     messages, errors = Decoder(Stream.from_byte_array(bytearray(result.data))).read()
     assert errors == []
     records = messages["record_mesgs"]
-    assert len(records) == len(run.latitudes)  # every record stays, with its heart rate
+    assert len(records) == len(run.latitudes[span])  # the span's, with their heart rate
     assert all(r.get("heart_rate") for r in records)
     semicircle = 180 / 2**31
     kept = [r for r in records if r.get("position_lat") is not None]
@@ -101,11 +116,13 @@ def test_fit_stays_valid_for_garmin_and_fitdecode_and_hides_the_zone(run, accel_
     assert "serial_number" not in messages["file_id_mesgs"][0]
     assert "serial_number" not in messages["device_info_mesgs"][0]
     assert "start_position_lat" not in messages["session_mesgs"][0]  # it was home
-    assert messages["file_id_mesgs"][0]["time_created"] == START.replace(second=0)
-    duration = records[-1]["timestamp"] - records[0]["timestamp"]
-    assert duration == run.times[-1] - run.times[0]
+    before, _ = Decoder(Stream.from_byte_array(bytearray(original))).read()
+    first = before["record_mesgs"][kept_rows[0]]["timestamp"]
+    last = before["record_mesgs"][kept_rows[-1]]["timestamp"]
+    assert messages["file_id_mesgs"][0]["time_created"] == first.replace(second=0)
+    assert records[-1]["timestamp"] - records[0]["timestamp"] == last - first
     if accel_hz:
-        assert len(messages["accelerometer_data_mesgs"]) == len(run.latitudes)
+        assert len(messages["accelerometer_data_mesgs"]) == len(run.latitudes[span])
     with fitdecode.FitReader(
         io.BytesIO(result.data), check_crc=fitdecode.CrcCheck.ENABLED
     ) as reader:
@@ -189,3 +206,103 @@ def test_mutated_files_end_in_a_clear_error_or_a_valid_file(run) -> None:  # typ
                 struct.pack_into("<H", data, len(data) - 2, fit_crc(data[:-2]))
             with contextlib.suppress(ValueError):  # anything else fails the test
                 TrackPrivacy().apply(bytes(data), SETTINGS)
+
+
+def _hidden(activity: Activity, original: bytes) -> np.ndarray:
+    """The points track-privacy hides in ``original`` (its seed: the file's hash)."""
+    areas = SETTINGS.areas(hashlib.sha256(original).digest())
+    return hidden_mask(areas, activity.latitudes, activity.longitudes)
+
+
+def test_gpx_says_nothing_of_the_hidden_ends(run) -> None:  # type: ignore[no-untyped-def]
+    """The metadata's start was the original start, 5 minutes or more before the first kept
+    point: now it is that point's time, and no time lies outside the kept points'."""
+    original = to_gpx(run)
+    assert gpxpy.parse(original.decode()).time == run.times[0]
+    result = TrackPrivacy().apply(original, SETTINGS)
+    gpx = gpxpy.parse(result.data.decode())
+    times = [p.time for p in gpx.walk(only_points=True)]
+    assert gpx.time == times[0] == min(times) and times[0].second == 0
+    assert "time in hidden area" in result.report.fields_removed
+    assert all(radius == 0 for _, radius in published_ends("GPX", result.data))
+
+
+def test_tcx_says_nothing_of_the_hidden_ends(run) -> None:  # type: ignore[no-untyped-def]
+    """Id and lap start at the first kept trackpoint, the lap lasts and runs as far as the
+    kept trackpoints, distances count from the first."""
+    result = TrackPrivacy().apply(to_tcx(run), SETTINGS)
+    root = ET.fromstring(result.data)
+    points = root.findall(".//t:Trackpoint", TCX)
+    assert all(p.find("t:Position", TCX) is not None for p in points)
+    times = [dt.datetime.fromisoformat(p.findtext("t:Time", namespaces=TCX)) for p in points]
+    start = dt.datetime.fromisoformat(root.findtext(".//t:Id", namespaces=TCX))
+    (lap,) = root.findall(".//t:Lap", TCX)
+    assert start == dt.datetime.fromisoformat(lap.get("StartTime")) == times[0]
+    kept_s = (times[-1] - times[0]).total_seconds()
+    assert float(lap.findtext("t:TotalTimeSeconds", namespaces=TCX)) == pytest.approx(kept_s)
+    last_distance = float(points[-1].findtext("t:DistanceMeters", namespaces=TCX))
+    assert float(lap.findtext("t:DistanceMeters", namespaces=TCX)) <= last_distance + 0.1
+    assert 0 < int(lap.findtext("t:Calories", namespaces=TCX)) < 300  # its share of 300
+    assert all(radius == 0 for _, radius in published_ends("TCX", result.data))
+
+
+def _fit_times(messages: dict) -> list[dt.datetime]:  # type: ignore[type-arg]
+    return [
+        value
+        for found in messages.values()
+        for message in found
+        for name, value in message.items()
+        if name in ("timestamp", "start_time", "time_created", "local_timestamp")
+        and isinstance(value, dt.datetime)
+    ]
+
+
+def test_fit_says_nothing_of_the_hidden_ends(run) -> None:  # type: ignore[no-untyped-def]
+    """No message (file_id, events, device_info, lap, session, activity) has a time outside
+    the kept records', no record outside them stays, and the totals are the kept span's."""
+    result = TrackPrivacy().apply(to_fit(run, accel_hz=25), SETTINGS)
+    assert Decoder(Stream.from_byte_array(bytearray(result.data))).check_integrity()
+    messages, errors = Decoder(Stream.from_byte_array(bytearray(result.data))).read()
+    assert errors == []
+    records = messages["record_mesgs"]
+    assert all(r.get("position_lat") is not None and r.get("speed") for r in records)
+    first, last = records[0]["timestamp"], records[-1]["timestamp"]
+    assert first.second == 0 and all(first <= t <= last for t in _fit_times(messages))
+    assert [e["timestamp"] for e in messages["event_mesgs"]] == [first, last]
+    kept_s = (last - first).total_seconds()
+    for summary in messages["lap_mesgs"] + messages["session_mesgs"]:
+        assert summary["start_time"] == first and summary["timestamp"] == last
+        assert summary["total_elapsed_time"] == summary["total_timer_time"] == kept_s
+        assert summary["total_distance"] == pytest.approx(records[-1]["distance"])
+        assert summary["avg_speed"] == pytest.approx(records[-1]["distance"] / kept_s, abs=1e-3)
+    assert messages["activity_mesgs"][0]["total_timer_time"] == kept_s
+    assert "time in hidden area" in result.report.fields_removed
+    assert all(radius == 0 for _, radius in published_ends("FIT", result.data))
+    with fitdecode.FitReader(
+        io.BytesIO(result.data), check_crc=fitdecode.CrcCheck.ENABLED
+    ) as reader:
+        assert sum(1 for frame in reader if isinstance(frame, fitdecode.FitDataMessage)) > 0
+
+
+def test_fit_records_hidden_in_the_middle_stay_without_speed(run) -> None:  # type: ignore[no-untyped-def]
+    """A track that passes home halfway (the loop begun at its far end): the records inside
+    stay, with their heart rate and time, but say neither where nor how fast they were."""
+    half = len(run.latitudes) // 2
+    lat, lon = np.roll(run.latitudes, -half), np.roll(run.longitudes, -half)
+    steps = [0.0] + [distance_m(lat[i - 1], lon[i - 1], lat[i], lon[i]) for i in range(1, len(lat))]
+    through = Activity(lat, lon, run.times, run.heart_rates, np.cumsum(steps))
+    original = to_fit(through)
+    hidden = _hidden(through, original)
+    assert not hidden[0] and not hidden[-1] and hidden.any()
+    result = TrackPrivacy().apply(original, SETTINGS)
+    messages, errors = Decoder(Stream.from_byte_array(bytearray(result.data))).read()
+    assert errors == []
+    records = messages["record_mesgs"]
+    assert len(records) == len(lat)
+    inside = [r for r, gone in zip(records, hidden, strict=True) if gone]
+    assert all(r.get("heart_rate") and r.get("timestamp") for r in inside)
+    assert not any(r.get(name) for r in inside for name in ("speed", "enhanced_speed"))
+    assert (
+        messages["session_mesgs"][0]["total_elapsed_time"]
+        == (run.times[-1] - run.times[0]).total_seconds()
+    )  # nothing hidden at the ends: the totals stay

@@ -101,5 +101,8 @@ async def guard(
         response = error_response(500, "internal error; see Veil's log")
     response.headers.update(_SECURITY_HEADERS)
     if origin is not None and _origin_admitted(request, origin):
-        response.headers.update({"Access-Control-Allow-Origin": origin, "Vary": "Origin"})
+        # Content-Disposition: a kept original's file name, which a CORS response shows the
+        # extension only when exposed (where its fetch is CORS-checked, as for paired origins).
+        cors = {"Access-Control-Expose-Headers": "Content-Disposition", "Vary": "Origin"}
+        response.headers.update({"Access-Control-Allow-Origin": origin, **cors})
     return response

@@ -35,7 +35,8 @@ class ApiConfig:
     allowed_origins: tuple[str, ...]  # e.g. ("chrome-extension://<id>",)
     version: str = "0.1.0"
     proxy_port: int | None = None  # told to the extension at pairing, for its routing
-    keep_originals: bool = False  # told in /health: the audit page offers each original
+    # Told in /health: the audit page then offers each protected upload's original.
+    keep_originals: bool = False
 
     def __post_init__(self) -> None:
         # An empty or short token would let any local page in (compare_digest(b"", b"")).

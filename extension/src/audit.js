@@ -9,6 +9,8 @@ const PAGE = 50;
 // Files that track-privacy and motion-anonymise rewrite (CSV and JSON: accelerometer
 // uploads): no pixels, no faces.
 const ACTIVITY_FORMATS = new Set(["GPX", "TCX", "FIT", "CSV", "JSON"]);
+// How long a downloaded original's object URL lives: the browser has begun saving it by then.
+const REVOKE_AFTER_MS = 40_000;
 
 function el(tag, text, className) {
   const node = document.createElement(tag);
@@ -50,7 +52,48 @@ function faceBox({ x, y, w, h }) {
   return box;
 }
 
-function card(entry) {
+/** With keep_originals on: a button that saves the upload as it was before Veil changed it. */
+function originalControl(entry) {
+  const box = el("p", undefined, "original");
+  const button = el("button", "Original");
+  button.type = "button";
+  button.setAttribute("aria-label", `Original: download ${entry.filename || "this upload"} as it was before Veil changed it`);
+  const note = el("span", undefined, "muted");
+  note.setAttribute("role", "status");
+  button.addEventListener("click", () => download(entry, button, note));
+  box.append(button, note);
+  return box;
+}
+
+async function download(entry, button, note) {
+  button.disabled = true;
+  note.textContent = "";
+  try {
+    const original = await send("original", { id: entry.id });
+    if (original === null) {
+      note.textContent = "The original is no longer kept (deleted at its limit, or never kept).";
+      return;
+    }
+    const binary = atob(original.base64);
+    const bytes = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i += 1) bytes[i] = binary.charCodeAt(i);
+    const url = URL.createObjectURL(new Blob([bytes], { type: original.type }));
+    const link = document.createElement("a");
+    link.href = url;
+    link.download = original.name;
+    link.hidden = true;
+    document.body.append(link); // Firefox saves only a link that is in the page
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), REVOKE_AFTER_MS);
+  } catch (error) {
+    note.textContent = `Cannot get the original: ${error.message}`;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function card(entry, keepOriginals) {
   const article = el("article", undefined, `entry ${entry.outcome}`);
   article.dataset.id = entry.id;
   const header = el("header");
@@ -89,6 +132,8 @@ function card(entry) {
   if (entry.size_before !== null) fact(facts, "Size", `${formatNumber(entry.size_before)} → ${typeof entry.size_after === "number" ? formatNumber(entry.size_after) : "–"} bytes`);
   if (entry.elapsed_ms !== null) fact(facts, "Took", `${formatNumber(entry.elapsed_ms)} ms`);
   article.append(facts);
+  // Veil keeps the original only of an upload it changed (and measured, for its SHA-256).
+  if (keepOriginals && entry.outcome === "protected" && entry.sha256_before) article.append(originalControl(entry));
   return article;
 }
 
@@ -110,7 +155,7 @@ async function load() {
     }
     $("summary").textContent = `${countOf(page.total, "upload")}${site ? ` to ${site}` : ""}` +
       (page.total > page.items.length ? `, newest ${formatNumber(page.items.length)} shown` : "");
-    $("entries").replaceChildren(...page.items.map(card));
+    $("entries").replaceChildren(...page.items.map((entry) => card(entry, page.keepOriginals)));
     $("notice").hidden = true;
   } catch (error) {
     $("notice").textContent = `Cannot read the audit log: ${error.message}`;

@@ -155,8 +155,10 @@ const HANDLERS = {
   addSite: ({ site }) => setPolicy({ site: normalizeHost(site), changes: {} }),
   audit: async ({ site, limit }) => {
     const api = await state.client();
-    const [page, stats] = await Promise.all([api.audit({ site, limit }), api.stats()]);
-    return { ...page, sites: stats.sites.map((entry) => entry.site) };
+    const [page, stats, health] = await Promise.all([api.audit({ site, limit }), api.stats(), api.health()]);
+    const sites = stats.sites.map((entry) => entry.site);
+    return { ...page, sites, keepOriginals: health.keep_originals === true }; // offer each original
   },
   thumbnail: async ({ id, which }) => (await state.client()).thumbnail(id, which),
+  original: async ({ id }) => (await state.client()).original(id),
 };

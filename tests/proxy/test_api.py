@@ -163,6 +163,8 @@ async def test_allowed_origin_gets_cors_headers(client: TestClient) -> None:
     assert response.status == 200
     assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
     assert response.headers["Vary"] == "Origin"
+    # A kept original's file name (GET /audit/{id}/original) reaches the extension.
+    assert response.headers["Access-Control-Expose-Headers"] == "Content-Disposition"
 
 
 async def test_preflight(make_client: MakeClient) -> None:

@@ -106,11 +106,30 @@ export class ControlApi {
       raw: true,
     });
     const type = response.headers.get("Content-Type") || "image/jpeg";
-    const bytes = new Uint8Array(await response.arrayBuffer());
-    let binary = "";
-    for (let i = 0; i < bytes.length; i += 0x8000) {
-      binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-    }
-    return `data:${type.split(";")[0]};base64,${btoa(binary)}`;
+    return `data:${type.split(";")[0]};base64,${await base64Body(response)}`;
   }
+
+  /** A kept original (with keep_originals on) as {name, type, base64}: a message to a page
+   * carries text, not a Blob. Null when none is kept (deleted at its limit, or never kept). */
+  async original(id) {
+    let response;
+    try {
+      response = await this.call("GET", `/audit/${Number(id)}/original`, undefined, { raw: true });
+    } catch (error) {
+      if (error instanceof VeilRefused && error.status === 404) return null;
+      throw error;
+    }
+    const type = (response.headers.get("Content-Type") || "application/octet-stream").split(";")[0];
+    const named = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "");
+    return { name: named ? named[1] : `original-${Number(id)}`, type, base64: await base64Body(response) };
+  }
+}
+
+async function base64Body(response) {
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
 }

@@ -79,13 +79,13 @@ class WindowClassifier(nn.Module):
     attacker (30 people) share it. Mean and max pooled over time, so it looks at the
     whole window.
 
-    Shape: ``(B, 3, T)`` -> ``(B, classes)`` logits.
+    Shape: ``(B, channels, T)`` -> ``(B, classes)`` logits.
     """
 
-    def __init__(self, classes: int, width: int = 32) -> None:
+    def __init__(self, classes: int, width: int = 32, channels: int = 3) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv1d(3, width, 7, padding=3),
+            nn.Conv1d(channels, width, 7, padding=3),
             nn.BatchNorm1d(width),
             nn.ReLU(),
             nn.MaxPool1d(2),

@@ -117,7 +117,7 @@ def _retime(
         # A compressed header holds the low 5 bits of its time, counted from the last full
         # timestamp before it: clamping and shifting keep that count within 0..31.
         for header, group, row, stamp in ordered:
-            if group.compressed[row] and stamp is not None:  # type: ignore[attr-defined]
+            if group.compressed[row] and stamp is not None:
                 byte = int(editor.buffer[header])
                 new = int(moved(np.array([stamp]))[0])
                 editor.buffer[header] = (byte & 0xE0) | (new & 0x1F)

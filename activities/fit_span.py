@@ -15,11 +15,12 @@ each exit point, over many uploads) locates home.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from activities.fitfile import FitEditor, FitLayout
+from activities.fitfile import FitEditor, FitLayout, MessageGroup
 
 __all__ = ["STRUCTURAL", "Span", "ordered_times", "summaries", "trim"]
 
@@ -40,7 +41,7 @@ SUMMARY = {
 }
 NUM_LAPS, ACTIVITY_TIMER = 26, 0
 
-Ordered = list[tuple[int, object, int, int | None]]  # (header, group, row, time)
+Ordered = list[tuple[int, MessageGroup, int, int | None]]  # (header, group, row, time)
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def ordered_times(editor: FitEditor, layout: FitLayout) -> Ordered:
     ordered: Ordered = []
     last = None
     for header, group, row, stamp in rows:
-        if group.compressed[row]:  # type: ignore[attr-defined]
+        if group.compressed[row]:
             if last is not None:
                 last += ((int(editor.buffer[header]) & 0x1F) - (last & 0x1F)) & 0x1F
             stamp = last
@@ -102,12 +103,12 @@ def trim(
         # (the accelerometer batch written after the last kept record is of its second).
         if first <= header <= last or (stamp is not None and start <= stamp <= end):
             continue
-        number = group.global_number  # type: ignore[attr-defined]
+        number = group.global_number
         if layout.compressed_times:
             if number == RECORD:
                 outside.setdefault(id(group), []).append(row)
         elif number not in STRUCTURAL:
-            drop.append((header, header + 1 + group.definition.size))  # type: ignore[attr-defined]
+            drop.append((header, header + 1 + group.definition.size))
     for group in layout.of(RECORD):
         if id(group) in outside:
             rows = np.array(outside[id(group)])
@@ -116,15 +117,15 @@ def trim(
     return span, drop
 
 
-def _distance_at(editor: FitEditor, ordered: Ordered, span: Span):  # type: ignore[no-untyped-def]
+def _distance_at(editor: FitEditor, ordered: Ordered, span: Span) -> Callable[[int], int] | None:
     """Cumulative distance (cm) at a time, from the kept span's records."""
     values = {}
     times, distances = [], []
     for header, group, row, stamp in ordered:
-        if group.global_number != RECORD or not span.first <= header <= span.last:  # type: ignore[attr-defined]
+        if group.global_number != RECORD or not span.first <= header <= span.last:
             continue
         if id(group) not in values:
-            values[id(group)] = editor.read(group, 5)  # type: ignore[arg-type]
+            values[id(group)] = editor.read(group, 5)
         found = values[id(group)]
         if found is not None and stamp is not None and found[row] != 0xFFFFFFFF:
             times.append(stamp)
@@ -176,8 +177,13 @@ def summaries(
     return drop
 
 
-def _recompute(  # type: ignore[no-untyped-def]
-    editor: FitEditor, group, row: int, fields: tuple[int, ...], elapsed: int, distance: int | None
+def _recompute(
+    editor: FitEditor,
+    group: MessageGroup,
+    row: int,
+    fields: tuple[int, ...],
+    elapsed: int,
+    distance: int | None,
 ) -> None:
     """One summary's elapsed time (ms), timer, distance (cm), calories and average speeds."""
     elapsed_f, timer_f, distance_f, calories_f, *speeds = fields

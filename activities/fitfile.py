@@ -15,7 +15,15 @@ from dataclasses import dataclass
 import numpy as np
 from fastcrc import crc16
 
-__all__ = ["FitEditor", "FitError", "FitLayout", "fit_crc", "fit_segments", "walk_fit"]
+__all__ = [
+    "FitEditor",
+    "FitError",
+    "FitLayout",
+    "MessageGroup",
+    "fit_crc",
+    "fit_segments",
+    "walk_fit",
+]
 
 
 # Base type (low 5 bits) -> (numpy element type, invalid value).
@@ -91,6 +99,9 @@ class _Messages:
     @property
     def global_number(self) -> int:
         return self.definition.global_number
+
+
+MessageGroup = _Messages  # what FitLayout.groups holds, for the type hints of its readers
 
 
 @dataclass(frozen=True)

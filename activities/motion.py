@@ -1,7 +1,7 @@
 """The ``motion-anonymise`` filter: accelerometer streams that keep the activity and lose
 the person (MSDA's anonymising autoencoder, :mod:`activities.motion_model`), in FIT files
 (:mod:`activities.motion_fit`) and CSV or JSON sensor uploads
-(:mod:`activities.motion_tables`).
+(:mod:`activities.motion_tables`, :mod:`activities.motion_json`).
 
 The network learnt from a waist-worn phone at 50 Hz (UCI HAPT): other rates are resampled to
 50 Hz and back; other placements are anonymised as well, but only HAPT's is measured.
@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from activities.formats import GZIP_MAGIC, gunzip_capped, gzipped, sniff_activity
 from activities.motion_common import MotionReport, MotionSettings
 from activities.motion_fit import protect_fit_motion
-from activities.motion_tables import protect_csv_motion, protect_json_motion
+from activities.motion_json import protect_json_motion
+from activities.motion_tables import protect_csv_motion
 
 __all__ = ["MotionAnonymise", "MotionReport", "MotionResult", "MotionSettings"]
 

@@ -19,7 +19,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from activities.formats import GZIP_MAGIC, gunzip_capped
-from activities.motion_tables import accel_axes, csv_dialect, sample_stream
+from activities.motion_json import sample_stream
+from activities.motion_tables import accel_axes, csv_dialect
 
 __all__ = ["sniff_sensor"]
 

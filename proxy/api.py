@@ -16,9 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
-from activities.formats import GZIP_MAGIC, sniff_activity
 from filters import describe_strengths
-from filters.codecs.formats import sniff_format
 from proxy.apiguard import MAX_BODY_BYTES, guard
 from proxy.apipaths import MAX_INT
 from proxy.apitypes import (
@@ -32,7 +30,7 @@ from proxy.apitypes import (
     json_response,
 )
 from proxy.openapi import API_PREFIX, PAIR_PATH, openapi_spec
-from proxy.originals import SENSOR_FORMATS, OriginalsError, OriginalsVault, served_as
+from proxy.originals import OriginalsError, OriginalsVault, original_kind, served_as
 from proxy.pairing import Pairing, PairingError
 from proxy.policies import parse_policy
 from proxy.sites import normalize_site
@@ -210,21 +208,6 @@ async def get_thumbnail(request: web.Request) -> web.Response:
     return web.Response(body=data, content_type=kind)
 
 
-def _original_kind(data: bytes, recorded: str | None) -> tuple[str | None, bool]:
-    """A kept original's format, and whether it is gzipped: by its bytes, as photos and
-    activity files are found; a sensor upload's (CSV, JSON) by ``recorded``, its audit row's,
-    since its bytes say so only once parsed."""
-    photo = sniff_format(data)
-    if photo is not None:
-        return photo, False
-    activity = sniff_activity(data)
-    if activity is not None:
-        return activity
-    if recorded in SENSOR_FORMATS:
-        return recorded, data.startswith(GZIP_MAGIC)  # a .csv.gz is given back as sent
-    return None, False
-
-
 async def get_original(request: web.Request) -> web.Response:
     """The photo or activity file as it was before Veil changed it, when the user keeps
     originals."""
@@ -240,7 +223,7 @@ async def get_original(request: web.Request) -> web.Response:
         data = await asyncio.to_thread(vault.read, sha256)
     except OriginalsError as error:
         raise ApiError(404, str(error)) from None
-    kind, suffix = served_as(*_original_kind(data, entry.format))
+    kind, suffix = served_as(*original_kind(data, entry.format))
     name = f"original-{entry_id}.{suffix}"
     # An original holds what Veil removed: no cache keeps a copy.
     headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}

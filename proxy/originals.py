@@ -22,6 +22,9 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from activities.formats import GZIP_MAGIC, sniff_activity
+from filters.codecs.formats import sniff_format
+
 __all__ = [
     "GZIP_MEDIA_TYPE",
     "MEDIA_TYPES",
@@ -30,6 +33,7 @@ __all__ = [
     "KeptOriginal",
     "OriginalsError",
     "OriginalsVault",
+    "original_kind",
     "served_as",
 ]
 
@@ -74,6 +78,21 @@ def served_as(kind: str | None, gzipped: bool = False) -> tuple[str, str]:
     if gzipped:
         return GZIP_MEDIA_TYPE, f"{suffix}.gz"
     return media_type, suffix
+
+
+def original_kind(data: bytes, recorded: str | None) -> tuple[str | None, bool]:
+    """A kept original's format, and whether it is gzipped: by its bytes, as photos and
+    activity files are found; a sensor upload's (CSV, JSON) by ``recorded``, its audit row's,
+    since its bytes say so only once parsed."""
+    photo = sniff_format(data)
+    if photo is not None:
+        return photo, False
+    activity = sniff_activity(data)
+    if activity is not None:
+        return activity
+    if recorded in SENSOR_FORMATS:
+        return recorded, data.startswith(GZIP_MAGIC)  # a .csv.gz is given back as sent
+    return None, False
 
 
 class OriginalsError(ValueError):

@@ -69,12 +69,13 @@ def train_anonymiser(
     reset_every: int,
     adversary_steps: int = 1,
     noise: float = 0.0,
+    width: int = 32,
     log: Callable[[str], None] = print,
 ) -> Anonymiser:
     torch.manual_seed(SEED)
     generator = torch.Generator().manual_seed(SEED)
     people = int(train.person.max()) + 1
-    anonymiser = Anonymiser(noise=noise)
+    anonymiser = Anonymiser(width=width, noise=noise)
     optimiser = torch.optim.Adam(anonymiser.parameters(), lr=1e-3)
     for parameter in activity.parameters():
         parameter.requires_grad_(False)
@@ -142,6 +143,7 @@ def main() -> None:
     parser.add_argument("--distort", type=float, default=0.05)
     parser.add_argument("--adversary-steps", type=int, default=1)
     parser.add_argument("--noise", type=float, default=1.0, help="on the code, in [-1, 1]")
+    parser.add_argument("--width", type=int, default=32, help="the anonymiser's channels")
     parser.add_argument("--threads", type=int, default=1, help="1 is faster on a busy machine")
     parser.add_argument("--weights", type=Path, default=WEIGHTS)
     parser.add_argument("--results", type=Path, default=RESULTS)
@@ -175,6 +177,7 @@ def main() -> None:
             args.reset_every,
             args.adversary_steps,
             args.noise,
+            args.width,
         )
     hidden_train = Split(anonymise(anonymiser, train.signal), train.activity, train.person)
     hidden_test = Split(anonymise(anonymiser, test.signal), test.activity, test.person)
@@ -233,7 +236,7 @@ def main() -> None:
     torch.save(
         {
             "anonymiser": anonymiser.state_dict(),
-            "anonymiser_config": {"width": 32, "code": 8, "noise": args.noise},
+            "anonymiser_config": {"width": args.width, "code": 8, "noise": args.noise},
             "activity": activity.state_dict(),
             "activity_classes": len(ACTIVITIES),
             "results": {"raw": results["raw"], "anonymised": results["anonymised"]},

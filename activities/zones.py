@@ -47,7 +47,9 @@ ZONE_STRENGTHS: dict[str, tuple[float, float]] = {
     "strong": (3.0, 3.2),
     "strongest": (4.0, 4.2),
 }
-DEFAULT_ZONE_STRENGTH = "strong"  # the centroid of many tracks tends to 1.45 radii from home
+# The centroid of many tracks tends to 2 radii from home: 20 tracks in random directions
+# scatter it by about a radius, and only here does every home stay a radius away or more.
+DEFAULT_ZONE_STRENGTH = "strongest"
 # How far one upload moves that centre, and how much it may widen the radius, in zone radii.
 JITTER_RADII = 0.05
 EXTRA_RADII = 0.1

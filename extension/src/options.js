@@ -6,6 +6,8 @@ import { formatCoordinate, formatNumber, parseDecimal, parsePoint } from "./lib/
 import { showStrengths, strengthName } from "./lib/strengths.js";
 
 const $ = (id) => document.getElementById(id);
+// A zone's strength when none is chosen: Veil's own default (activities/zones.py).
+const DEFAULT_ZONE_STRENGTH = "strongest";
 let view = null;
 
 function showNotice(text) {
@@ -107,7 +109,7 @@ function zoneRow(zone, editable) {
   const numbers = [formatCoordinate(zone.latitude), formatCoordinate(zone.longitude), formatNumber(zone.radius_m)].map(
     (text) => Object.assign(cell(text), { className: "number" }),
   );
-  row.append(cell(zone.name), ...numbers, cell(zone.strength ?? "strong"), cell(remove));
+  row.append(cell(zone.name), ...numbers, cell(zone.strength ?? DEFAULT_ZONE_STRENGTH), cell(remove));
   return row;
 }
 
@@ -235,7 +237,7 @@ $("zone-form").addEventListener("submit", async (event) => {
   if (!added) return;
   for (const id of ["zone-name", "zone-latitude", "zone-longitude"]) $(id).value = "";
   $("zone-radius").value = "500";
-  $("zone-strength").value = "strong";
+  $("zone-strength").value = DEFAULT_ZONE_STRENGTH;
 });
 
 for (const id of ["zone-latitude", "zone-longitude"]) {

@@ -39,7 +39,7 @@ HOME = {
     "latitude": 51.50135,
     "longitude": -0.14189,
     "radius_m": 500,
-    "strength": "strong",
+    "strength": "strongest",
 }
 WORK = {
     "name": "work",
@@ -136,7 +136,7 @@ def test_adding_zones(
     expect(options.locator("#no-zones")).to_be_visible()
     expect(options.locator("#zones-table")).to_be_hidden()
     expect(options.locator("#zone-radius")).to_have_value("500")
-    expect(options.locator("#zone-strength")).to_have_value("strong")
+    expect(options.locator("#zone-strength")).to_have_value("strongest")
     expect(options.locator("#start-time")).to_have_value(zones_in_veil(veil)["start_time"])
     screenshot(options, "options-zones-empty.png", tmp_path)
 
@@ -161,7 +161,7 @@ def test_adding_zones(
     row = options.locator("#zones tr", has_text="work")
     cells = ["work", "48.85840", "2.29450", "1,500", "standard", "Remove"]
     expect(row.locator("td")).to_have_text(cells)
-    expect(options.locator("#zone-strength")).to_have_value("strong")  # back to the default
+    expect(options.locator("#zone-strength")).to_have_value("strongest")  # back to the default
     expect(options.locator("#no-zones")).to_be_hidden()
     assert zones_in_veil(veil)["zones"] == [HOME, WORK]
 

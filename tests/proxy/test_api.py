@@ -601,7 +601,7 @@ async def test_zones_are_stored_checked_and_given_back(client: TestClient, store
     given = await response.json()
     assert given["start_time"] == "minute"
     # A zone sent without a strength gets the default, and says so.
-    assert [zone["strength"] for zone in given["zones"]] == ["strong", "standard"]
+    assert [zone["strength"] for zone in given["zones"]] == ["strongest", "standard"]
     assert [zone.name for zone in store.get_zones().zones] == ["home", "work"]
     assert store.get_zones().zones[1].strength == "standard"
     for bad, says in (

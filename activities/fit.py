@@ -22,7 +22,20 @@ import datetime as dt
 
 import numpy as np
 
-from activities.fit_span import Ordered, Span, ordered_times, summaries, trim
+from activities.fit_span import (
+    ACTIVITY,
+    EVENT,
+    LAP,
+    MIN_ABSOLUTE_TIME,
+    RECORD,
+    SESSION,
+    TIMESTAMP,
+    Ordered,
+    Span,
+    ordered_times,
+    summaries,
+    trim,
+)
 from activities.fitfile import FitEditor, FitError, FitLayout, fit_crc, fit_segments, walk_fit
 from activities.track import TrackReport, TrackSettings, drawn, start_shift
 from activities.zones import hidden_mask
@@ -31,14 +44,11 @@ __all__ = ["FIT_EPOCH", "FitError", "fit_crc", "protect_fit"]
 
 FIT_EPOCH = dt.datetime(1989, 12, 31, tzinfo=dt.UTC)
 # Below this a date_time counts seconds since the device started, not since FIT_EPOCH.
-MIN_ABSOLUTE_TIME = 0x10000000
 SEMICIRCLES = 180.0 / 2**31  # degrees per semicircle
 
 # Global message numbers and field numbers, from the FIT profile.
 FILE_ID, FILE_CREATOR, DEVICE_INFO = 0, 49, 23
-RECORD, LAP, SESSION, ACTIVITY, EVENT = 20, 19, 18, 34, 21
 COURSE_POINT, GPS_METADATA, SEGMENT_POINT = 32, 160, 150
-TIMESTAMP = 253
 # (latitude, longitude) field pairs hidden when they fall inside an area.
 POSITIONS = {
     RECORD: ((0, 1),),
@@ -99,7 +109,8 @@ def _retime(
         return (values if span is None else span.clamp(values)) + shift
 
     for group in layout.groups:
-        stamps = editor.read(group, TIMESTAMP)
+        # The activity's local time moves as its timestamp did: read before that is rewritten.
+        stamps = editor.read(group, TIMESTAMP) if group.global_number == ACTIVITY else None
         for number in (TIMESTAMP, *TIMES.get(group.global_number, ())):
             values = editor.read(group, number)
             if values is not None:

@@ -25,7 +25,7 @@ from activities.zones import ZONE_STRENGTHS, PrivacyZone, distance_m, hidden_mas
 from batch.activity_samples import HOME, Activity, loop, to_fit, to_gpx, to_tcx
 from batch.machine import cpu_hog, environment
 
-__all__ = ["run_activity_bench", "write_activity_results"]
+__all__ = ["run_activity_bench", "spread", "write_activity_results"]
 
 ACTIVITIES_PER_HOME = 20
 # A 2-hour activity: one GPS point a second, the accelerometer at 50 Hz.
@@ -80,14 +80,14 @@ def attack(
         "homes": homes,
         "activities_per_home": per_home,
         "zone_radius_m": zone.radius_m,
-        "miss_m": {name: _summary(values) for name, values in errors.items()},
-        "miss_m_fixed_circle": {name: _summary(values) for name, values in fixed.items()},
+        "miss_m": {name: spread(values) for name, values in errors.items()},
+        "miss_m_fixed_circle": {name: spread(values) for name, values in fixed.items()},
         "share_missing_by_radius": {
             name: float(np.mean(np.array(values) >= zone.radius_m))
             for name, values in errors.items()
         },
         "nearest_kept_point_m": min(nearest),
-        "hidden_reach_m": _summary(reach),
+        "hidden_reach_m": spread(reach),
         "activities_hidden_whole": hidden_whole,
     }
 
@@ -103,7 +103,8 @@ def attacks(homes: int) -> dict[str, object]:
     return found
 
 
-def _summary(values: list[float]) -> dict[str, float]:
+def spread(values: list[float]) -> dict[str, float]:
+    """Min, median and max, to 0.1."""
     return {
         "min": round(min(values), 1),
         "median": round(statistics.median(values), 1),

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import itertools
-import statistics
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -19,6 +18,7 @@ import numpy as np
 from activities import TrackPrivacy, TrackSettings
 from activities.attack import multilateration_guess
 from activities.zones import PrivacyZone, distance_m
+from batch.activity_bench import spread
 from batch.activity_samples import HOME, Activity, loop, to_fit, to_gpx, to_tcx
 
 __all__ = ["published_ends", "timing_attack"]
@@ -154,14 +154,7 @@ def timing_attack(
         "zone_radius_m": zone.radius_m,
         "strength": zone.strength,
         "runner_m_per_s": 3.0,
-        "miss_m": {
-            kind: {
-                "min": round(min(values), 1),
-                "median": round(statistics.median(values), 1),
-                "max": round(max(values), 1),
-            }
-            for kind, values in misses.items()
-        },
+        "miss_m": {kind: spread(values) for kind, values in misses.items()},
     }
 
 

@@ -104,7 +104,8 @@ def test_activity_uploads_leave_without_home_or_serial(tmp_path: Path, upstream:
 def test_motion_leaves_anonymised_and_other_json_untouched(
     tmp_path: Path, upstream: Upstream
 ) -> None:
-    # Long enough to leave the hidden area, which reaches up to 7.5 radii at `strong`.
+    # Long enough to leave the hidden area, which reaches up to 9.5 radii (4.75 km) at the
+    # default, `strongest`.
     fit = to_fit(loop(heading_deg=120.0, leg_m=6000.0, step_m=40.0), accel_hz=50, gyro=True)
     sensors = sensor_csv()
     api_call = json.dumps({"name": "Lunch run", "points": [{"x": 1, "y": 2, "z": 3}]}).encode()
